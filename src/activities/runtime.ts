@@ -1,0 +1,50 @@
+/**
+ * What action implementations receive: the long-lived clients of one activities object, and the
+ * per-attempt scope (secrets, logger, cancellation).
+ */
+import type { Redis } from 'ioredis';
+import type { Transporter } from 'nodemailer';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { CircuitBreaker } from './breaker';
+import type { HttpClient } from './http-client';
+import type { SecretScope } from './secrets';
+import type { TemplateRenderer } from './template';
+import type { ActionResult } from './types';
+
+/** SMTP connection settings handed to the transport factory (password already resolved). */
+export interface SmtpTransportOptions {
+  host: string;
+  port: number;
+  secure: boolean;
+  auth?: { user: string; pass: string };
+  connectionTimeout: number;
+  greetingTimeout: number;
+  socketTimeout: number;
+}
+
+export interface ActionRuntime {
+  renderer: TemplateRenderer;
+  http: HttpClient;
+  breaker: CircuitBreaker;
+  /** The worker's Redis (cache actions without `redis_url_env`). */
+  redis: Redis | undefined;
+  /** A client for a Redis URL named by an action, created once per URL. */
+  redisFor(url: string): Redis;
+  db: Pool | undefined;
+  /** A (pooled) SMTP transport for these settings, created once per settings. */
+  smtpFor(options: SmtpTransportOptions): Transporter;
+  clock: () => number;
+}
+
+/** One attempt of one action. */
+export interface Attempt {
+  secrets: SecretScope;
+  /** Child logger carrying event id, workflow id, action key and attempt. */
+  log: Logger;
+  /** Aborts when the activity is cancelled. */
+  signal: AbortSignal | undefined;
+}
+
+/** An action's result before the wrapper adds its duration. */
+export type Outcome<R extends ActionResult> = Omit<R, 'duration_ms'>;

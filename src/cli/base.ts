@@ -1,0 +1,36 @@
+import { Command, Flags, type Interfaces } from '@oclif/core';
+import Table from 'cli-table3';
+
+/**
+ * Base of every command: a `--json` flag (oclif's enableJsonFlag) and helpers for
+ * readable tables and for messages when a service cannot be reached.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+  static override baseFlags = {};
+
+  protected flags!: Interfaces.InferredFlags<T['flags'] & typeof BaseCommand.baseFlags>;
+  protected args!: Interfaces.InferredArgs<T['args']>;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as typeof this.flags;
+    this.args = args as typeof this.args;
+  }
+
+  /** Print rows as a table (human output only; with --json return the data instead). */
+  protected table(head: string[], rows: Array<Array<string | number | null | undefined>>): void {
+    const t = new Table({ head, style: { head: [], border: [] } });
+    for (const r of rows) t.push(r.map((c) => (c === null || c === undefined ? '' : String(c))));
+    this.log(t.toString());
+  }
+}
+
+export { Flags };

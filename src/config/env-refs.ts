@@ -1,0 +1,45 @@
+import type { ActionConfig } from './actions';
+import { formatPath, type ConfigIssue } from './errors';
+import type { ObserversFile } from './observers';
+
+/** One environment variable the observers file refers to, and where. */
+export interface EnvReference {
+  name: string;
+  path: string;
+}
+
+/**
+ * Every environment variable named by `*_env` fields (and `headers_env` entries) of the enabled
+ * observers' actions. Workers check them at start-up so a missing secret fails fast, not on the
+ * first event that needs it.
+ */
+export function envReferences(file: ObserversFile): EnvReference[] {
+  const refs: EnvReference[] = [];
+  for (const observer of file.observers) {
+    if (!observer.enabled) continue;
+    observer.actions.forEach((action: ActionConfig, index) => {
+      collect(action, ['observers', observer.name, 'actions', index], refs);
+    });
+  }
+  return refs;
+}
+
+function collect(value: unknown, path: PropertyKey[], refs: EnvReference[]): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  for (const [key, child] of Object.entries(value)) {
+    if (key === 'headers_env' && child !== null && typeof child === 'object') {
+      for (const [header, name] of Object.entries(child)) refs.push({ name: String(name), path: formatPath([...path, key, header]) });
+    } else if (key.endsWith('_env') && typeof child === 'string') {
+      refs.push({ name: child, path: formatPath([...path, key]) });
+    } else {
+      collect(child, [...path, key], refs);
+    }
+  }
+}
+
+/** Issues for referenced environment variables that are unset or empty in `env`. */
+export function missingEnvReferences(file: ObserversFile, env: Readonly<Record<string, string | undefined>>): ConfigIssue[] {
+  return envReferences(file)
+    .filter((ref) => (env[ref.name] ?? '') === '')
+    .map((ref) => ({ path: ref.path, message: `environment variable ${ref.name} is not set` }));
+}

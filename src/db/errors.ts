@@ -1,0 +1,69 @@
+/**
+ * Errors raised by the database layer, with helpers that turn driver errors into messages an
+ * operator can act on (which server could not be reached, without leaking the password).
+ */
+
+/** Base class of this module's errors; keeps the driver error as `cause`. */
+export class DatabaseError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** PostgreSQL could not be reached or refused the session (network, auth, missing database). */
+export class DatabaseUnreachableError extends DatabaseError {
+  constructor(
+    readonly target: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Cannot reach PostgreSQL at ${target}: ${reason}`, options);
+  }
+}
+
+// Node socket errors and the server's connection-level SQLSTATEs (57P0x: shutting down or
+// terminated, 53300: too many connections, 28xxx: authentication, 3D000: no such database).
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
+const SESSION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '28000', '28P01', '3D000', '08001', '08006']);
+
+/** True when `err` means the server cannot be used at all (as opposed to a failing statement). */
+export function isUnreachableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || SESSION_SQLSTATES.has(code))) return true;
+  if (err instanceof AggregateError) return err.errors.some(isUnreachableError);
+  return /Connection terminated|connect ECONNREFUSED|timeout expired/i.test(err.message);
+}
+
+/** A short reason for an unreachable-server error, e.g. `ECONNREFUSED` or `database "x" does not exist`. */
+export function unreachableReason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  if (err instanceof AggregateError && err.errors[0] !== undefined) return unreachableReason(err.errors[0]);
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+  return err.message || String(code ?? 'unknown error');
+}
+
+/**
+ * `host:port/database` of a connection string, never the user or password, for messages and logs.
+ * Falls back to libpq's defaults (localhost:5432) for the parts the URL leaves out.
+ */
+export function describeDatabaseUrl(url: string | undefined): string {
+  if (!url) return 'localhost:5432 (no DATABASE_URL given)';
+  try {
+    const u = new URL(url);
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    const port = u.port || '5432';
+    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    return `${host}:${port}${db ? `/${db}` : ''}`;
+  } catch {
+    return 'an unparseable DATABASE_URL';
+  }
+}
+
+/** Wrap `err` as a DatabaseUnreachableError when it is one, else return it unchanged. */
+export function explainConnectionError(err: unknown, url: string | undefined): unknown {
+  if (err instanceof DatabaseUnreachableError || !isUnreachableError(err)) return err;
+  return new DatabaseUnreachableError(describeDatabaseUrl(url), unreachableReason(err), { cause: err });
+}

@@ -1,0 +1,333 @@
+/**
+ * A namespace: its runs, the workflow-id chains (every run of an id, newest last), task tokens,
+ * registered search attributes and retention of closed runs.
+ */
+import { randomUUID } from 'node:crypto';
+import { type ServerClock } from './clock';
+import { makeEvent } from './history';
+import { type TaskQueues } from './matching';
+import {
+  alreadyExists, durationFromMs, enums, invalidArgument, notFound, optMs,
+} from './proto';
+import { type RunHost, type RunStart, type TaskRef, WorkflowRun, DEFAULT_WORKFLOW_TASK_TIMEOUT_MS } from './run';
+import { type SearchAttributeType } from './visibility-query';
+
+const S = enums.WorkflowExecutionStatus;
+const REUSE = enums.WorkflowIdReusePolicy;
+const CONFLICT = enums.WorkflowIdConflictPolicy;
+
+/** Search attributes every Temporal server knows (system and the dev server's pre-registered ones). */
+export const PREDEFINED_SEARCH_ATTRIBUTES: ReadonlyArray<[string, SearchAttributeType]> = [
+  ['TemporalChangeVersion', 'KeywordList'],
+  ['BinaryChecksums', 'KeywordList'],
+  ['BuildIds', 'KeywordList'],
+  ['BatcherUser', 'Keyword'],
+  ['TemporalScheduledStartTime', 'Datetime'],
+  ['TemporalScheduledById', 'Keyword'],
+  ['TemporalSchedulePaused', 'Bool'],
+  ['TemporalWorkerDeploymentVersion', 'Keyword'],
+  ['TemporalWorkerDeployment', 'Keyword'],
+  ['TemporalWorkflowVersioningBehavior', 'Keyword'],
+  ['TemporalReportedProblems', 'KeywordList'],
+  ['CustomKeywordField', 'Keyword'],
+  ['CustomStringField', 'Text'],
+  ['CustomTextField', 'Text'],
+  ['CustomIntField', 'Int'],
+  ['CustomDoubleField', 'Double'],
+  ['CustomBoolField', 'Bool'],
+  ['CustomDatetimeField', 'Datetime'],
+];
+
+export const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
+  Text: enums.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+  Keyword: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  Int: enums.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+  Double: enums.IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+  Bool: enums.IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+  Datetime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  KeywordList: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
+export interface NamespaceOptions {
+  name: string;
+  retentionMs: number;
+  maxClosedRuns: number;
+}
+
+export class Namespace implements RunHost {
+  readonly namespace: string;
+  readonly namespaceId = randomUUID();
+  readonly searchAttributes = new Map<string, SearchAttributeType>(PREDEFINED_SEARCH_ATTRIBUTES);
+  readonly runs = new Map<string, WorkflowRun>();
+  private chains = new Map<string, string[]>();
+  private tokens = new Map<string, TaskRef>();
+  private closedQueue: WorkflowRun[] = [];
+  private closedHead = 0;
+  private taskIdSeq = 1;
+  retentionMs: number;
+  maxClosedRuns: number;
+  /** Bumped on every visibility-relevant change (used to invalidate list snapshots). */
+  visibilityVersion = 0;
+
+  constructor(
+    opts: NamespaceOptions,
+    readonly clock: ServerClock,
+    readonly workflowQueues: TaskQueues<object>,
+    readonly activityQueues: TaskQueues<object>,
+  ) {
+    this.namespace = opts.name;
+    this.retentionMs = opts.retentionMs;
+    this.maxClosedRuns = opts.maxClosedRuns;
+  }
+
+  // ------------------------------------------------------------ RunHost
+  registerToken(token: string, ref: TaskRef): void {
+    this.tokens.set(token, ref);
+  }
+  dropToken(token: string): void {
+    this.tokens.delete(token);
+  }
+  nextTaskId(): number {
+    return this.taskIdSeq++;
+  }
+  onClosed(run: WorkflowRun): void {
+    run.closedAtWall = Date.now();
+    this.closedQueue.push(run);
+    this.visibilityVersion++;
+    this.sweep();
+  }
+  onSearchAttributesChanged(): void {
+    this.visibilityVersion++;
+  }
+
+  continueAsNew(run: WorkflowRun, a: any, completedEventId: number): string {
+    const newRunId = randomUUID();
+    const now = this.clock.now();
+    const s = run.start;
+    const start: RunStart = {
+      workflowId: run.workflowId,
+      runId: newRunId,
+      firstRunId: run.firstRunId,
+      workflowType: a.workflowType?.name || run.workflowType,
+      taskQueue: a.taskQueue?.name || run.taskQueue,
+      input: a.input ?? undefined,
+      header: a.header ?? undefined,
+      memo: a.memo?.fields ? { ...a.memo.fields } : { ...run.memo },
+      searchAttributes: a.searchAttributes?.indexedFields ? { ...a.searchAttributes.indexedFields } : { ...run.searchAttributes },
+      userMetadata: undefined,
+      identity: s.identity,
+      requestId: randomUUID(),
+      runTimeoutMs: optMs(a.workflowRunTimeout) ?? s.runTimeoutMs,
+      executionTimeoutMs: s.executionTimeoutMs,
+      executionExpiration: s.executionExpiration,
+      taskTimeoutMs: optMs(a.workflowTaskTimeout) ?? s.taskTimeoutMs,
+      retryPolicy: a.retryPolicy ?? s.retryPolicy,
+      continuedExecutionRunId: run.runId,
+      initiator: a.initiator || enums.ContinueAsNewInitiator.CONTINUE_AS_NEW_INITIATOR_WORKFLOW,
+      lastCompletionResult: a.lastCompletionResult ?? undefined,
+      continuedFailure: a.failure ?? undefined,
+      firstWorkflowTaskBackoffMs: optMs(a.backoffStartInterval) ?? 0,
+    };
+    run.closeContinuedAsNew(makeEvent(enums.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, now, {
+      newExecutionRunId: newRunId,
+      workflowType: { name: start.workflowType },
+      taskQueue: { name: start.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      input: start.input,
+      workflowRunTimeout: durationFromMs(start.runTimeoutMs),
+      workflowTaskTimeout: durationFromMs(start.taskTimeoutMs),
+      workflowTaskCompletedEventId: completedEventId,
+      backoffStartInterval: a.backoffStartInterval ?? undefined,
+      initiator: start.initiator,
+      header: start.header,
+      memo: { fields: start.memo },
+      searchAttributes: { indexedFields: start.searchAttributes },
+    }), newRunId);
+    this.addRun(start);
+    return newRunId;
+  }
+
+  // ------------------------------------------------------------ runs
+
+  private addRun(start: RunStart): WorkflowRun {
+    const run = new WorkflowRun(this, start);
+    this.runs.set(run.runId, run);
+    let chain = this.chains.get(run.workflowId);
+    if (!chain) {
+      chain = [];
+      this.chains.set(run.workflowId, chain);
+    }
+    chain.push(run.runId);
+    this.visibilityVersion++;
+    run.begin();
+    return run;
+  }
+
+  /** The newest run of a workflow id (open or retained). */
+  currentRun(workflowId: string): WorkflowRun | undefined {
+    const chain = this.chains.get(workflowId);
+    if (!chain || chain.length === 0) return undefined;
+    return this.runs.get(chain[chain.length - 1]!);
+  }
+
+  /** Resolve an execution reference the way the real service does (empty run id = newest run). */
+  getRun(execution: { workflowId?: string; runId?: string } | null | undefined): WorkflowRun {
+    const workflowId = execution?.workflowId ?? '';
+    if (!workflowId) throw invalidArgument('WorkflowId is not set on request.');
+    const runId = execution?.runId ?? '';
+    const run = runId ? this.runs.get(runId) : this.currentRun(workflowId);
+    if (!run || run.workflowId !== workflowId) {
+      throw notFound(`workflow not found for ID: ${workflowId}${runId ? `, run ID: ${runId}` : ''}`);
+    }
+    return run;
+  }
+
+  /** The open run of a workflow id, for signal/cancel/terminate without a run id. */
+  getOpenRun(execution: { workflowId?: string; runId?: string } | null | undefined): WorkflowRun {
+    const run = this.getRun(execution);
+    if (!run.isOpen) throw notFound('workflow execution already completed');
+    return run;
+  }
+
+  lookupToken(tokenBytes: Uint8Array | null | undefined): { token: string; ref: TaskRef } {
+    if (!tokenBytes || tokenBytes.length === 0) throw invalidArgument('Task token not set on request.');
+    const token = Buffer.from(tokenBytes).toString('utf8');
+    if (!/^(wt|at|qt):/.test(token)) throw invalidArgument('Error deserializing task token.');
+    const ref = this.tokens.get(token);
+    if (!ref) {
+      throw notFound(token.startsWith('at:') ? 'Activity task not found.' : token.startsWith('qt:') ? 'Query task not found.' : 'Workflow task not found.');
+    }
+    return { token, ref };
+  }
+
+  /**
+   * StartWorkflowExecution semantics: request-id dedup, then the id conflict policy (open run) or
+   * the id reuse policy (closed, retained run).
+   */
+  startWorkflow(req: any, signal?: RunStart['signal']): { run: WorkflowRun; started: boolean } {
+    const workflowId: string = req.workflowId;
+    const requestId: string = req.requestId || randomUUID();
+    let reuse: number = req.workflowIdReusePolicy || REUSE.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE;
+    let conflict: number = req.workflowIdConflictPolicy || CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED;
+    if (reuse === REUSE.WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING) {
+      if (conflict !== CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED) {
+        throw invalidArgument('Invalid WorkflowIDReusePolicy: WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING cannot be used together with a WorkflowIDConflictPolicy.');
+      }
+      reuse = REUSE.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE;
+      conflict = CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING;
+    }
+    if (conflict === CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_UNSPECIFIED) {
+      conflict = signal ? CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING : CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_FAIL;
+    }
+
+    // A retried start (same request id) answers with the run it created.
+    const chain = this.chains.get(workflowId) ?? [];
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const r = this.runs.get(chain[i]!);
+      if (r && r.requestIds.has(requestId)) return { run: r, started: true };
+    }
+
+    const current = this.currentRun(workflowId);
+    if (current && current.isOpen) {
+      if (conflict === CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING) {
+        if (signal) current.signal(signal.name, signal.input, signal.identity, signal.header, '');
+        return { run: current, started: false };
+      }
+      if (conflict === CONFLICT.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING) {
+        current.terminate('terminated by a new start of the same workflow id (TERMINATE_EXISTING)', undefined, req.identity ?? '');
+      } else {
+        throw alreadyExists(`Workflow execution is already running. WorkflowId: ${workflowId}, RunId: ${current.runId}.`);
+      }
+    } else if (current) {
+      const failedLike = [
+        S.WORKFLOW_EXECUTION_STATUS_FAILED, S.WORKFLOW_EXECUTION_STATUS_CANCELED,
+        S.WORKFLOW_EXECUTION_STATUS_TERMINATED, S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+      ].includes(current.status);
+      if (reuse === REUSE.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE) {
+        throw alreadyExists(`Workflow execution already finished and Workflow ID reuse policy is REJECT_DUPLICATE. WorkflowId: ${workflowId}, RunId: ${current.runId}.`);
+      }
+      if (reuse === REUSE.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY && !failedLike) {
+        throw alreadyExists(`Workflow execution already finished successfully and Workflow ID reuse policy is ALLOW_DUPLICATE_FAILED_ONLY. WorkflowId: ${workflowId}, RunId: ${current.runId}.`);
+      }
+    }
+
+    this.checkSearchAttributes(req.searchAttributes?.indexedFields);
+    const now = this.clock.now();
+    const runTimeoutMs = optMs(req.workflowRunTimeout);
+    const executionTimeoutMs = optMs(req.workflowExecutionTimeout);
+    const runId = randomUUID();
+    const run = this.addRun({
+      workflowId,
+      runId,
+      firstRunId: runId,
+      workflowType: req.workflowType.name,
+      taskQueue: req.taskQueue.name,
+      input: req.input ?? undefined,
+      header: req.header ?? undefined,
+      memo: { ...(req.memo?.fields ?? {}) },
+      searchAttributes: { ...(req.searchAttributes?.indexedFields ?? {}) },
+      userMetadata: req.userMetadata ?? undefined,
+      identity: req.identity ?? '',
+      requestId,
+      runTimeoutMs: runTimeoutMs ?? executionTimeoutMs,
+      executionTimeoutMs,
+      executionExpiration: executionTimeoutMs ? now + executionTimeoutMs : null,
+      taskTimeoutMs: optMs(req.workflowTaskTimeout) ?? DEFAULT_WORKFLOW_TASK_TIMEOUT_MS,
+      retryPolicy: req.retryPolicy ?? undefined,
+      firstWorkflowTaskBackoffMs: optMs(req.workflowStartDelay) ?? 0,
+      priority: req.priority ?? undefined,
+      signal,
+    });
+    return { run, started: true };
+  }
+
+  /** Reject undeclared search attributes, as the real service does. */
+  checkSearchAttributes(fields: Record<string, unknown> | null | undefined): void {
+    for (const name of Object.keys(fields ?? {})) {
+      if (!this.searchAttributes.has(name)) {
+        throw invalidArgument(`Namespace ${this.namespace} has no mapping defined for search attribute ${name}`);
+      }
+    }
+  }
+
+  /** Drop closed runs past retention or past the retained-run cap. */
+  sweep(): void {
+    const cutoff = Date.now() - this.retentionMs;
+    const q = this.closedQueue;
+    while (this.closedHead < q.length) {
+      const run = q[this.closedHead]!;
+      const retained = q.length - this.closedHead;
+      if (run.closedAtWall > cutoff && retained <= this.maxClosedRuns) break;
+      this.closedHead++;
+      this.removeRun(run);
+    }
+    if (this.closedHead > 4096 && this.closedHead * 2 > q.length) {
+      this.closedQueue = q.slice(this.closedHead);
+      this.closedHead = 0;
+    }
+  }
+
+  private removeRun(run: WorkflowRun): void {
+    if (this.runs.get(run.runId) !== run) return;
+    this.runs.delete(run.runId);
+    const chain = this.chains.get(run.workflowId);
+    if (chain) {
+      const i = chain.indexOf(run.runId);
+      if (i >= 0) chain.splice(i, 1);
+      if (chain.length === 0) this.chains.delete(run.workflowId);
+    }
+    run.dispose();
+    this.visibilityVersion++;
+  }
+
+  /** Number of retained closed runs (for tests and diagnostics). */
+  get retainedClosed(): number {
+    return this.closedQueue.length - this.closedHead;
+  }
+
+  disposeAll(): void {
+    for (const run of this.runs.values()) run.dispose();
+    this.runs.clear();
+    this.chains.clear();
+    this.tokens.clear();
+  }
+}

@@ -1,0 +1,56 @@
+/** OperatorService: registering custom search attributes (what `temporal operator search-attribute create` does). */
+import { type ServerState } from './state';
+import { enums, invalidArgument, notFound, type UnaryHandler } from './proto';
+import { INDEXED_VALUE_TYPE, PREDEFINED_SEARCH_ATTRIBUTES } from './namespace';
+import { type SearchAttributeType } from './visibility-query';
+
+const BY_ENUM = new Map<number, SearchAttributeType>(
+  Object.entries(INDEXED_VALUE_TYPE).map(([k, v]) => [v, k as SearchAttributeType]),
+);
+const SYSTEM = new Set(PREDEFINED_SEARCH_ATTRIBUTES.map(([k]) => k));
+
+export function operatorServiceHandlers(state: ServerState): Record<string, UnaryHandler> {
+  const target = (name: string | undefined) => state.namespace(name || state.options.namespace);
+  return {
+    AddSearchAttributes: (req: any) => {
+      const n = target(req.namespace);
+      for (const [name, t] of Object.entries<number>(req.searchAttributes ?? {})) {
+        const type = BY_ENUM.get(t);
+        if (!type) throw invalidArgument(`Unknown search attribute type ${t} for ${name}.`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw invalidArgument(`Invalid search attribute name ${name}.`);
+        const existing = n.searchAttributes.get(name);
+        if (existing && existing !== type) throw invalidArgument(`Search attribute ${name} already exists with type ${existing}.`);
+        n.searchAttributes.set(name, type);
+      }
+      return {};
+    },
+    RemoveSearchAttributes: (req: any) => {
+      const n = target(req.namespace);
+      for (const name of req.searchAttributes ?? []) {
+        if (SYSTEM.has(name)) throw invalidArgument(`Unable to remove predefined search attribute ${name}.`);
+        if (!n.searchAttributes.delete(name)) throw notFound(`Search attribute ${name} doesn't exist.`);
+      }
+      return {};
+    },
+    ListSearchAttributes: (req: any) => {
+      const n = target(req.namespace);
+      const customAttributes: Record<string, number> = {};
+      const systemAttributes: Record<string, number> = {
+        WorkflowId: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        RunId: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        WorkflowType: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        ExecutionStatus: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        TaskQueue: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        StartTime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        CloseTime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        ExecutionTime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+        HistoryLength: enums.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+      };
+      for (const [k, t] of n.searchAttributes) {
+        if (SYSTEM.has(k) && !k.startsWith('Custom')) systemAttributes[k] = INDEXED_VALUE_TYPE[t];
+        else customAttributes[k] = INDEXED_VALUE_TYPE[t];
+      }
+      return { customAttributes, systemAttributes, storageSchema: {} };
+    },
+  };
+}

@@ -1,0 +1,1127 @@
+/**
+ * One workflow run's mutable state: its history, the workflow task state machine, pending
+ * activities and timers, and the commands a completed workflow task applies. All mutation of a
+ * run happens here, synchronously, on the event loop; the gRPC layer only validates and routes.
+ */
+import { randomUUID } from 'node:crypto';
+import { type ServerClock, type TimerHandle } from './clock';
+import { attrs, approxSize, CLOSE_EVENTS, type HistoryEvent, makeEvent } from './history';
+import { type TaskQueues } from './matching';
+import {
+  durationFromMs, enums, failedPrecondition, invalidArgument, msFromDuration, notFound, num, optMs, tsFromMs,
+} from './proto';
+
+const E = enums.EventType;
+const S = enums.WorkflowExecutionStatus;
+const RS = enums.RetryState;
+const TT = enums.TimeoutType;
+const CT = enums.CommandType;
+const WFC = enums.WorkflowTaskFailedCause;
+
+export const DEFAULT_WORKFLOW_TASK_TIMEOUT_MS = 10_000;
+
+/** What a run needs from its namespace. */
+export interface RunHost {
+  readonly namespace: string;
+  readonly namespaceId: string;
+  readonly clock: ServerClock;
+  readonly workflowQueues: TaskQueues<object>;
+  readonly activityQueues: TaskQueues<object>;
+  registerToken(token: string, ref: TaskRef): void;
+  dropToken(token: string): void;
+  nextTaskId(): number;
+  onClosed(run: WorkflowRun): void;
+  continueAsNew(run: WorkflowRun, a: any, completedEventId: number): string;
+  onSearchAttributesChanged(run: WorkflowRun): void;
+}
+
+export type TaskRef =
+  | { kind: 'workflow'; run: WorkflowRun; scheduledEventId: number }
+  | { kind: 'activity'; run: WorkflowRun; scheduledEventId: number; attempt: number }
+  | { kind: 'query'; run: WorkflowRun; queryId: string };
+
+type WftState = 'none' | 'scheduled' | 'started';
+
+interface WorkflowTask {
+  state: WftState;
+  scheduledEventId: number;
+  startedEventId: number;
+  attempt: number;
+  taskQueue: string;
+  token: string;
+  scheduledTime: number;
+  startedTime: number;
+  timeout: TimerHandle | null;
+  requestId: string;
+}
+
+type ActState = 'scheduled' | 'started' | 'backoff';
+
+export interface ActivityState {
+  scheduledEventId: number;
+  activityId: string;
+  activityType: string;
+  taskQueue: string;
+  header: unknown;
+  input: unknown;
+  scheduleToCloseMs: number | null;
+  scheduleToStartMs: number | null;
+  startToCloseMs: number | null;
+  heartbeatMs: number | null;
+  retryPolicy: {
+    initialIntervalMs: number; backoffCoefficient: number; maximumIntervalMs: number;
+    maximumAttempts: number; nonRetryableErrorTypes: string[];
+  };
+  state: ActState;
+  attempt: number;
+  firstScheduledTime: number;
+  attemptScheduledTime: number;
+  startedTime: number;
+  token: string;
+  startedIdentity: string;
+  startedRequestId: string;
+  heartbeatDetails: unknown;
+  lastHeartbeatTime: number;
+  lastFailure: any;
+  cancelRequested: boolean;
+  cancelRequestedEventId: number;
+  timers: TimerHandle[];
+  heartbeatTimer: TimerHandle | null;
+  priority: unknown;
+}
+
+interface PendingQuery {
+  id: string;
+  query: any;
+  resolve(r: { answer?: unknown; error?: string; failure?: unknown }): void;
+  dispatched: boolean;
+}
+
+/** Start parameters of a run (from StartWorkflowExecution, SignalWithStart or continue-as-new). */
+export interface RunStart {
+  workflowId: string;
+  runId: string;
+  firstRunId: string;
+  workflowType: string;
+  taskQueue: string;
+  input: unknown;
+  header: unknown;
+  memo: Record<string, unknown>;
+  searchAttributes: Record<string, unknown>;
+  userMetadata: unknown;
+  identity: string;
+  requestId: string;
+  runTimeoutMs: number | null;
+  executionTimeoutMs: number | null;
+  /** Absolute expiration of the whole chain (set by the first run). */
+  executionExpiration: number | null;
+  taskTimeoutMs: number;
+  retryPolicy: unknown;
+  continuedExecutionRunId?: string;
+  initiator?: number;
+  lastCompletionResult?: unknown;
+  continuedFailure?: unknown;
+  firstWorkflowTaskBackoffMs?: number;
+  priority?: unknown;
+  /** Signal delivered with the start (SignalWithStart). */
+  signal?: { name: string; input: unknown; header: unknown; identity: string };
+}
+
+export class WorkflowRun {
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly firstRunId: string;
+  readonly workflowType: string;
+  readonly taskQueue: string;
+  readonly startTime: number;
+  readonly executionTime: number;
+  readonly start: RunStart;
+  status: number = S.WORKFLOW_EXECUTION_STATUS_RUNNING;
+  closeTime: number | null = null;
+  history: HistoryEvent[] = [];
+  historyBytes = 0;
+  memo: Record<string, unknown>;
+  searchAttributes: Record<string, unknown>;
+  requestIds = new Set<string>();
+  cancelRequested = false;
+  newExecutionRunId = '';
+  /** When set, the run's memory may be reclaimed after this wall-clock time. */
+  closedAtWall = 0;
+  stateTransitions = 0;
+
+  private buffered: HistoryEvent[] = [];
+  private wft: WorkflowTask;
+  private previousStartedEventId = 0;
+  private activities = new Map<number, ActivityState>();
+  private timers = new Map<string, { startedEventId: number; handle: TimerHandle }>();
+  private runTimer: TimerHandle | null = null;
+  private firstTaskTimer: TimerHandle | null = null;
+  private waiters = new Set<() => void>();
+  private queries: PendingQuery[] = [];
+
+  constructor(private readonly host: RunHost, s: RunStart) {
+    this.start = s;
+    this.workflowId = s.workflowId;
+    this.runId = s.runId;
+    this.firstRunId = s.firstRunId;
+    this.workflowType = s.workflowType;
+    this.taskQueue = s.taskQueue;
+    this.memo = { ...s.memo };
+    this.searchAttributes = { ...s.searchAttributes };
+    const now = host.clock.now();
+    this.startTime = now;
+    this.executionTime = now + (s.firstWorkflowTaskBackoffMs ?? 0);
+    this.requestIds.add(s.requestId);
+    this.wft = {
+      state: 'none', scheduledEventId: 0, startedEventId: 0, attempt: 1, taskQueue: s.taskQueue, token: '',
+      scheduledTime: 0, startedTime: 0, timeout: null, requestId: '',
+    };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Write the start events and schedule the first workflow task. */
+  begin(): void {
+    const s = this.start;
+    const now = this.host.clock.now();
+    this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, now, {
+      workflowType: { name: s.workflowType },
+      taskQueue: { name: s.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      input: s.input ?? undefined,
+      workflowExecutionTimeout: durationFromMs(s.executionTimeoutMs),
+      workflowRunTimeout: durationFromMs(s.runTimeoutMs),
+      workflowTaskTimeout: durationFromMs(s.taskTimeoutMs),
+      continuedExecutionRunId: s.continuedExecutionRunId ?? '',
+      initiator: s.initiator ?? 0,
+      continuedFailure: s.continuedFailure ?? undefined,
+      lastCompletionResult: s.lastCompletionResult ?? undefined,
+      originalExecutionRunId: this.runId,
+      identity: s.identity,
+      firstExecutionRunId: this.firstRunId,
+      retryPolicy: s.retryPolicy ?? undefined,
+      attempt: 1,
+      workflowExecutionExpirationTime: s.executionExpiration ? tsFromMs(s.executionExpiration) : undefined,
+      firstWorkflowTaskBackoff: s.firstWorkflowTaskBackoffMs ? durationFromMs(s.firstWorkflowTaskBackoffMs) : undefined,
+      memo: { fields: s.memo },
+      searchAttributes: { indexedFields: s.searchAttributes },
+      header: s.header ?? undefined,
+      workflowId: this.workflowId,
+      priority: s.priority ?? undefined,
+    }));
+    if (s.signal) {
+      this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, now, {
+        signalName: s.signal.name, input: s.signal.input ?? undefined, identity: s.signal.identity,
+        header: s.signal.header ?? undefined,
+      }));
+    }
+    const deadlines = [
+      s.runTimeoutMs ? now + s.runTimeoutMs : Infinity,
+      s.executionExpiration ?? Infinity,
+    ];
+    const deadline = Math.min(...deadlines);
+    if (deadline !== Infinity) this.runTimer = this.host.clock.at(deadline, () => this.timeOutRun());
+    const backoff = s.firstWorkflowTaskBackoffMs ?? 0;
+    if (backoff > 0) {
+      this.firstTaskTimer = this.host.clock.after(backoff, () => this.scheduleWorkflowTask());
+    } else {
+      this.scheduleWorkflowTask();
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.status === S.WORKFLOW_EXECUTION_STATUS_RUNNING;
+  }
+
+  get nextEventId(): number {
+    return this.history.length + 1;
+  }
+
+  /** Wait for the next change of the history (new event or close). */
+  onChange(cb: () => void): () => void {
+    this.waiters.add(cb);
+    return () => this.waiters.delete(cb);
+  }
+
+  private notify(): void {
+    if (this.waiters.size === 0) return;
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  /** Append an event to the history now (assigning its id). */
+  private write(ev: HistoryEvent): HistoryEvent {
+    ev.eventId = this.history.length + 1;
+    ev.taskId = this.host.nextTaskId();
+    this.history.push(ev);
+    this.historyBytes += approxSize(ev);
+    this.stateTransitions++;
+    this.notify();
+    return ev;
+  }
+
+  /** Append an event that arrived from outside the workflow: held back while a workflow task runs. */
+  private deliver(...events: HistoryEvent[]): void {
+    if (!this.isOpen) return;
+    if (this.wft.state === 'started') {
+      this.buffered.push(...events);
+      return;
+    }
+    for (const ev of events) this.writeResolved(ev);
+    if (this.wft.state === 'none') this.scheduleWorkflowTask();
+  }
+
+  /** Write an event whose cross-references (to a started event) are resolved at write time. */
+  private writeResolved(ev: HistoryEvent): void {
+    const a = attrs(ev);
+    const ref = a._startedRef as HistoryEvent | undefined;
+    if (ref) {
+      a.startedEventId = ref.eventId;
+      delete a._startedRef;
+    }
+    this.write(ev);
+  }
+
+  private flushBuffered(): boolean {
+    if (this.buffered.length === 0) return false;
+    const evs = this.buffered;
+    this.buffered = [];
+    for (const ev of evs) this.writeResolved(ev);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- workflow tasks
+
+  private setWftState(state: WftState): void {
+    const wasBusy = this.wft.state !== 'none';
+    const isBusy = state !== 'none';
+    this.wft.state = state;
+    if (wasBusy !== isBusy) this.host.clock.markBusy(isBusy ? 1 : -1);
+  }
+
+  private scheduleWorkflowTask(): void {
+    if (!this.isOpen || this.wft.state !== 'none') return;
+    if (this.firstTaskTimer) {
+      this.firstTaskTimer.cancel();
+      this.firstTaskTimer = null;
+    }
+    const now = this.host.clock.now();
+    const ev = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, now, {
+      taskQueue: { name: this.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      startToCloseTimeout: durationFromMs(this.start.taskTimeoutMs),
+      attempt: this.wft.attempt,
+    }));
+    this.wft.scheduledEventId = ev.eventId;
+    this.wft.startedEventId = 0;
+    this.wft.scheduledTime = now;
+    this.setWftState('scheduled');
+    const scheduledEventId = ev.eventId;
+    this.host.workflowQueues.add(queueKey(this.host.namespace, this.taskQueue), {
+      take: (identity) => this.startWorkflowTask(scheduledEventId, identity),
+    });
+  }
+
+  /** Dispatch: mark the scheduled workflow task started and build the poll response. */
+  private startWorkflowTask(scheduledEventId: number, identity: string): object | null {
+    if (!this.isOpen || this.wft.state !== 'scheduled' || this.wft.scheduledEventId !== scheduledEventId) return null;
+    const now = this.host.clock.now();
+    const requestId = randomUUID();
+    const started = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, now, {
+      scheduledEventId, identity, requestId, historySizeBytes: this.historyBytes,
+    }));
+    this.wft.startedEventId = started.eventId;
+    this.wft.startedTime = now;
+    this.wft.requestId = requestId;
+    this.setWftState('started');
+    const token = `wt:${this.runId}:${scheduledEventId}:${randomUUID()}`;
+    this.wft.token = token;
+    this.host.registerToken(token, { kind: 'workflow', run: this, scheduledEventId });
+    this.wft.timeout = this.host.clock.after(this.start.taskTimeoutMs, () => this.timeOutWorkflowTask(token));
+    return this.workflowTaskResponse(token);
+  }
+
+  private workflowTaskResponse(token: string): object {
+    return {
+      taskToken: Buffer.from(token),
+      workflowExecution: { workflowId: this.workflowId, runId: this.runId },
+      workflowType: { name: this.workflowType },
+      previousStartedEventId: this.previousStartedEventId,
+      startedEventId: this.wft.startedEventId,
+      attempt: this.wft.attempt,
+      backlogCountHint: 0,
+      history: { events: this.history },
+      nextPageToken: Buffer.alloc(0),
+      workflowExecutionTaskQueue: { name: this.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      scheduledTime: tsFromMs(this.wft.scheduledTime),
+      startedTime: tsFromMs(this.wft.startedTime),
+      messages: [],
+    };
+  }
+
+  private endWorkflowTask(): void {
+    if (this.wft.timeout) this.wft.timeout.cancel();
+    this.wft.timeout = null;
+    if (this.wft.token) this.host.dropToken(this.wft.token);
+    this.wft.token = '';
+    this.setWftState('none');
+  }
+
+  private timeOutWorkflowTask(token: string): void {
+    if (this.wft.token !== token || this.wft.state !== 'started' || !this.isOpen) return;
+    const now = this.host.clock.now();
+    this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, now, {
+      scheduledEventId: this.wft.scheduledEventId,
+      startedEventId: this.wft.startedEventId,
+      timeoutType: TT.TIMEOUT_TYPE_START_TO_CLOSE,
+    }));
+    this.endWorkflowTask();
+    this.wft.attempt++;
+    this.flushBuffered();
+    this.scheduleWorkflowTask();
+  }
+
+  /** RespondWorkflowTaskFailed. */
+  failWorkflowTask(token: string, req: any): void {
+    this.requireStartedTask(token);
+    const now = this.host.clock.now();
+    this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
+      scheduledEventId: this.wft.scheduledEventId,
+      startedEventId: this.wft.startedEventId,
+      cause: req.cause || WFC.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED,
+      failure: req.failure ?? undefined,
+      identity: req.identity ?? '',
+      binaryChecksum: req.binaryChecksum ?? '',
+    }));
+    this.endWorkflowTask();
+    this.wft.attempt++;
+    this.flushBuffered();
+    this.scheduleWorkflowTask();
+    this.dispatchQueries();
+  }
+
+  private requireStartedTask(token: string): void {
+    if (!this.isOpen) throw notFound('Workflow execution already completed.');
+    if (this.wft.state !== 'started' || this.wft.token !== token) throw notFound('Workflow task not found.');
+  }
+
+  /**
+   * RespondWorkflowTaskCompleted: apply the commands. Returns activity tasks dispatched eagerly.
+   */
+  completeWorkflowTask(token: string, req: any): object[] {
+    this.requireStartedTask(token);
+    const commands: any[] = req.commands ?? [];
+    const closing = commands.find((c) => CLOSE_COMMANDS.has(c.commandType));
+    const now = this.host.clock.now();
+
+    const invalid = this.validateCommands(commands);
+    if (invalid || (closing && this.buffered.length > 0)) {
+      // A run may not close while events it has not seen are waiting (UNHANDLED_COMMAND), and a
+      // malformed command fails the task; either way the commands are discarded and a new task runs.
+      this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
+        scheduledEventId: this.wft.scheduledEventId,
+        startedEventId: this.wft.startedEventId,
+        cause: invalid ? invalid.cause : WFC.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+        failure: { message: invalid ? invalid.message : 'Unhandled commands: new events arrived while the task ran.' },
+        identity: req.identity ?? '',
+      }));
+      this.endWorkflowTask();
+      this.flushBuffered();
+      this.scheduleWorkflowTask();
+      return [];
+    }
+
+    const completed = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, now, {
+      scheduledEventId: this.wft.scheduledEventId,
+      startedEventId: this.wft.startedEventId,
+      identity: req.identity ?? '',
+      binaryChecksum: req.binaryChecksum ?? '',
+      sdkMetadata: req.sdkMetadata ?? undefined,
+      meteringMetadata: req.meteringMetadata ?? undefined,
+      workerVersion: req.workerVersionStamp ?? undefined,
+    }));
+    this.previousStartedEventId = this.wft.startedEventId;
+    this.wft.attempt = 1;
+    this.endWorkflowTask();
+
+    let needTask = Boolean(req.forceCreateNewWorkflowTask);
+    const eager: ActivityState[] = [];
+    for (const c of commands) {
+      if (!this.isOpen) break;
+      const r = this.applyCommand(c, completed.eventId, req.identity ?? '');
+      if (r === 'needTask') needTask = true;
+      else if (r) eager.push(r);
+    }
+    if (!this.isOpen) return [];
+    if (this.flushBuffered()) needTask = true;
+    if (needTask) this.scheduleWorkflowTask();
+    const responses: object[] = [];
+    for (const a of eager) {
+      const r = this.startActivityAttempt(a.scheduledEventId, a.attempt, req.identity ?? '');
+      if (r) responses.push(r);
+    }
+    this.dispatchQueries();
+    return responses;
+  }
+
+  private validateCommands(commands: any[]): { cause: number; message: string } | null {
+    for (const c of commands) {
+      switch (c.commandType) {
+        case CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK: {
+          const a = c.scheduleActivityTaskCommandAttributes;
+          if (!a?.activityId) return { cause: WFC.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, message: 'ActivityId is not set on command.' };
+          if (!a.activityType?.name) return { cause: WFC.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, message: 'ActivityType is not set on command.' };
+          if (!optMs(a.startToCloseTimeout) && !optMs(a.scheduleToCloseTimeout)) {
+            return { cause: WFC.WORKFLOW_TASK_FAILED_CAUSE_BAD_SCHEDULE_ACTIVITY_ATTRIBUTES, message: 'A valid StartToClose or ScheduleToCloseTimeout is not set on command.' };
+          }
+          break;
+        }
+        case CT.COMMAND_TYPE_START_TIMER: {
+          const a = c.startTimerCommandAttributes;
+          if (!a?.timerId) return { cause: WFC.WORKFLOW_TASK_FAILED_CAUSE_BAD_START_TIMER_ATTRIBUTES, message: 'TimerId is not set.' };
+          if (this.timers.has(a.timerId)) return { cause: WFC.WORKFLOW_TASK_FAILED_CAUSE_START_TIMER_DUPLICATE_ID, message: `Timer ${a.timerId} is already started.` };
+          break;
+        }
+        case CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK + 1000:
+          break;
+        default:
+          if (!SUPPORTED_COMMANDS.has(c.commandType)) {
+            return {
+              cause: WFC.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+              message: `Command ${CT[c.commandType] ?? c.commandType} is not supported by the embedded Temporal server.`,
+            };
+          }
+      }
+    }
+    return null;
+  }
+
+  /** Apply one command; returns 'needTask' when it produced events the workflow must see. */
+  private applyCommand(c: any, wftCompletedId: number, identity: string): 'needTask' | ActivityState | null {
+    const now = this.host.clock.now();
+    switch (c.commandType) {
+      case CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK:
+        return this.scheduleActivity(c.scheduleActivityTaskCommandAttributes, wftCompletedId, now);
+      case CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK:
+        return this.requestCancelActivity(num(c.requestCancelActivityTaskCommandAttributes?.scheduledEventId), wftCompletedId, identity, now);
+      case CT.COMMAND_TYPE_START_TIMER: {
+        const a = c.startTimerCommandAttributes;
+        const ms = msFromDuration(a.startToFireTimeout) ?? 0;
+        const ev = this.write(makeEvent(E.EVENT_TYPE_TIMER_STARTED, now, {
+          timerId: a.timerId, startToFireTimeout: a.startToFireTimeout ?? durationFromMs(0), workflowTaskCompletedEventId: wftCompletedId,
+        }));
+        const timerId: string = a.timerId;
+        const handle = this.host.clock.after(ms, () => this.fireTimer(timerId, ev.eventId));
+        this.timers.set(timerId, { startedEventId: ev.eventId, handle });
+        return null;
+      }
+      case CT.COMMAND_TYPE_CANCEL_TIMER: {
+        const timerId: string = c.cancelTimerCommandAttributes?.timerId ?? '';
+        const t = this.timers.get(timerId);
+        if (!t) return null;
+        t.handle.cancel();
+        this.timers.delete(timerId);
+        this.write(makeEvent(E.EVENT_TYPE_TIMER_CANCELED, now, {
+          timerId, startedEventId: t.startedEventId, workflowTaskCompletedEventId: wftCompletedId, identity,
+        }));
+        return null;
+      }
+      case CT.COMMAND_TYPE_RECORD_MARKER: {
+        const a = c.recordMarkerCommandAttributes;
+        this.write(makeEvent(E.EVENT_TYPE_MARKER_RECORDED, now, {
+          markerName: a.markerName, details: a.details ?? {}, workflowTaskCompletedEventId: wftCompletedId,
+          header: a.header ?? undefined, failure: a.failure ?? undefined,
+        }));
+        return null;
+      }
+      case CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+        const fields = c.upsertWorkflowSearchAttributesCommandAttributes?.searchAttributes?.indexedFields ?? {};
+        this.write(makeEvent(E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, now, {
+          workflowTaskCompletedEventId: wftCompletedId, searchAttributes: { indexedFields: fields },
+        }));
+        for (const [k, p] of Object.entries(fields)) {
+          if (isEmptyPayload(p)) delete this.searchAttributes[k];
+          else this.searchAttributes[k] = p;
+        }
+        this.host.onSearchAttributesChanged(this);
+        return null;
+      }
+      case CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES: {
+        const memo = c.modifyWorkflowPropertiesCommandAttributes?.upsertedMemo?.fields ?? {};
+        this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, now, {
+          workflowTaskCompletedEventId: wftCompletedId, upsertedMemo: { fields: memo },
+        }));
+        for (const [k, p] of Object.entries(memo)) {
+          if (isEmptyPayload(p)) delete this.memo[k];
+          else this.memo[k] = p;
+        }
+        return null;
+      }
+      case CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION:
+        this.close(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, now, {
+          result: c.completeWorkflowExecutionCommandAttributes?.result ?? undefined, workflowTaskCompletedEventId: wftCompletedId,
+        }), S.WORKFLOW_EXECUTION_STATUS_COMPLETED);
+        return null;
+      case CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION:
+        this.close(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, now, {
+          failure: c.failWorkflowExecutionCommandAttributes?.failure ?? undefined,
+          retryState: RS.RETRY_STATE_RETRY_POLICY_NOT_SET, workflowTaskCompletedEventId: wftCompletedId,
+        }), S.WORKFLOW_EXECUTION_STATUS_FAILED);
+        return null;
+      case CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION:
+        this.close(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, now, {
+          details: c.cancelWorkflowExecutionCommandAttributes?.details ?? undefined, workflowTaskCompletedEventId: wftCompletedId,
+        }), S.WORKFLOW_EXECUTION_STATUS_CANCELED);
+        return null;
+      case CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION: {
+        const a = c.continueAsNewWorkflowExecutionCommandAttributes;
+        const newRunId = this.host.continueAsNew(this, a, wftCompletedId);
+        void newRunId;
+        return null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Close the run with its final event (used by commands, termination, timeouts). */
+  close(ev: HistoryEvent, status: number): void {
+    if (!this.isOpen) return;
+    this.write(ev);
+    this.status = status;
+    this.closeTime = this.host.clock.now();
+    this.buffered = [];
+    if (this.wft.state !== 'none') this.endWorkflowTask();
+    if (this.runTimer) this.runTimer.cancel();
+    if (this.firstTaskTimer) this.firstTaskTimer.cancel();
+    for (const t of this.timers.values()) t.handle.cancel();
+    this.timers.clear();
+    for (const a of this.activities.values()) this.dropActivity(a);
+    this.activities.clear();
+    this.host.onClosed(this);
+    this.dispatchQueries();
+    this.notify();
+  }
+
+  /** Continue-as-new close (the new run id is known by then). */
+  closeContinuedAsNew(ev: HistoryEvent, newRunId: string): void {
+    this.newExecutionRunId = newRunId;
+    this.close(ev, S.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW);
+  }
+
+  private timeOutRun(): void {
+    if (!this.isOpen) return;
+    this.close(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, this.host.clock.now(), {
+      retryState: RS.RETRY_STATE_TIMEOUT, newExecutionRunId: '',
+    }), S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT);
+  }
+
+  terminate(reason: string, details: unknown, identity: string): void {
+    if (!this.isOpen) throw notFound('Workflow execution already completed.');
+    this.flushBuffered();
+    this.close(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, this.host.clock.now(), {
+      reason, details: details ?? undefined, identity,
+    }), S.WORKFLOW_EXECUTION_STATUS_TERMINATED);
+  }
+
+  signal(name: string, input: unknown, identity: string, header: unknown, requestId: string): void {
+    if (!this.isOpen) throw notFound('workflow execution already completed');
+    if (requestId) {
+      if (this.requestIds.has(`signal:${requestId}`)) return;
+      this.requestIds.add(`signal:${requestId}`);
+    }
+    this.deliver(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, this.host.clock.now(), {
+      signalName: name, input: input ?? undefined, identity, header: header ?? undefined,
+    }));
+  }
+
+  requestCancel(reason: string, identity: string, requestId: string): void {
+    if (!this.isOpen) throw notFound('workflow execution already completed');
+    if (this.cancelRequested) return;
+    if (requestId) this.requestIds.add(`cancel:${requestId}`);
+    this.cancelRequested = true;
+    this.deliver(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED, this.host.clock.now(), {
+      cause: reason, identity,
+    }));
+  }
+
+  private fireTimer(timerId: string, startedEventId: number): void {
+    const t = this.timers.get(timerId);
+    if (!t || t.startedEventId !== startedEventId || !this.isOpen) return;
+    this.timers.delete(timerId);
+    this.deliver(makeEvent(E.EVENT_TYPE_TIMER_FIRED, this.host.clock.now(), { timerId, startedEventId }));
+  }
+
+  // ---------------------------------------------------------------- activities
+
+  private setActState(a: ActivityState, state: ActState | 'done'): void {
+    const wasBusy = a.state === 'scheduled' || a.state === 'started';
+    const isBusy = state === 'scheduled' || state === 'started';
+    if (state !== 'done') a.state = state;
+    if (wasBusy !== isBusy) this.host.clock.markBusy(isBusy ? 1 : -1);
+  }
+
+  private scheduleActivity(cmd: any, wftCompletedId: number, now: number): ActivityState | null {
+    const rp = cmd.retryPolicy ?? {};
+    const initialIntervalMs = optMs(rp.initialInterval) ?? 1000;
+    let scheduleToCloseMs = optMs(cmd.scheduleToCloseTimeout);
+    const runDeadline = this.runDeadline();
+    if (runDeadline !== null) {
+      const left = Math.max(0, runDeadline - now);
+      scheduleToCloseMs = scheduleToCloseMs === null ? left : Math.min(scheduleToCloseMs, left);
+    }
+    const startToCloseMs = optMs(cmd.startToCloseTimeout) ?? scheduleToCloseMs;
+    const scheduleToStartMs = optMs(cmd.scheduleToStartTimeout) ?? scheduleToCloseMs;
+    const policy = {
+      initialIntervalMs,
+      backoffCoefficient: rp.backoffCoefficient && rp.backoffCoefficient >= 1 ? rp.backoffCoefficient : 2,
+      maximumIntervalMs: optMs(rp.maximumInterval) ?? initialIntervalMs * 100,
+      maximumAttempts: rp.maximumAttempts ?? 0,
+      nonRetryableErrorTypes: [...(rp.nonRetryableErrorTypes ?? [])],
+    };
+    const taskQueue = cmd.taskQueue?.name || this.taskQueue;
+    const ev = this.write(makeEvent(E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, now, {
+      activityId: cmd.activityId,
+      activityType: { name: cmd.activityType.name },
+      taskQueue: { name: taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      header: cmd.header ?? undefined,
+      input: cmd.input ?? undefined,
+      scheduleToCloseTimeout: durationFromMs(scheduleToCloseMs),
+      scheduleToStartTimeout: durationFromMs(scheduleToStartMs),
+      startToCloseTimeout: durationFromMs(startToCloseMs),
+      heartbeatTimeout: durationFromMs(optMs(cmd.heartbeatTimeout)),
+      workflowTaskCompletedEventId: wftCompletedId,
+      retryPolicy: {
+        initialInterval: durationFromMs(policy.initialIntervalMs),
+        backoffCoefficient: policy.backoffCoefficient,
+        maximumInterval: durationFromMs(policy.maximumIntervalMs),
+        maximumAttempts: policy.maximumAttempts,
+        nonRetryableErrorTypes: policy.nonRetryableErrorTypes,
+      },
+      priority: cmd.priority ?? undefined,
+    }));
+    const a: ActivityState = {
+      scheduledEventId: ev.eventId,
+      activityId: cmd.activityId,
+      activityType: cmd.activityType.name,
+      taskQueue,
+      header: cmd.header ?? undefined,
+      input: cmd.input ?? undefined,
+      scheduleToCloseMs, scheduleToStartMs, startToCloseMs,
+      heartbeatMs: optMs(cmd.heartbeatTimeout),
+      retryPolicy: policy,
+      state: 'backoff',
+      attempt: 1,
+      firstScheduledTime: now,
+      attemptScheduledTime: now,
+      startedTime: 0,
+      token: '',
+      startedIdentity: '',
+      startedRequestId: '',
+      heartbeatDetails: undefined,
+      lastHeartbeatTime: 0,
+      lastFailure: undefined,
+      cancelRequested: false,
+      cancelRequestedEventId: 0,
+      timers: [],
+      heartbeatTimer: null,
+      priority: cmd.priority ?? undefined,
+    };
+    this.activities.set(a.scheduledEventId, a);
+    if (scheduleToCloseMs) {
+      a.timers.push(this.host.clock.after(scheduleToCloseMs, () => this.activityTimedOut(a, TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, a.attempt)));
+    }
+    if (cmd.requestEagerExecution && taskQueue === this.taskQueue) {
+      this.setActState(a, 'scheduled');
+      return a;
+    }
+    this.enqueueActivity(a);
+    return null;
+  }
+
+  private runDeadline(): number | null {
+    const s = this.start;
+    const d = Math.min(s.runTimeoutMs ? this.startTime + s.runTimeoutMs : Infinity, s.executionExpiration ?? Infinity);
+    return d === Infinity ? null : d;
+  }
+
+  private enqueueActivity(a: ActivityState): void {
+    this.setActState(a, 'scheduled');
+    a.attemptScheduledTime = this.host.clock.now();
+    const attempt = a.attempt;
+    if (a.scheduleToStartMs && a.scheduleToStartMs !== a.scheduleToCloseMs) {
+      const h = this.host.clock.after(a.scheduleToStartMs, () => {
+        if (a.state === 'scheduled' && a.attempt === attempt) this.activityTimedOut(a, TT.TIMEOUT_TYPE_SCHEDULE_TO_START, attempt);
+      });
+      a.timers.push(h);
+    }
+    this.host.activityQueues.add(queueKey(this.host.namespace, a.taskQueue), {
+      take: (identity) => this.startActivityAttempt(a.scheduledEventId, attempt, identity),
+    });
+  }
+
+  private startActivityAttempt(scheduledEventId: number, attempt: number, identity: string): object | null {
+    const a = this.activities.get(scheduledEventId);
+    if (!a || !this.isOpen || a.state !== 'scheduled' || a.attempt !== attempt) return null;
+    const now = this.host.clock.now();
+    this.setActState(a, 'started');
+    a.startedTime = now;
+    a.startedIdentity = identity;
+    a.startedRequestId = randomUUID();
+    a.token = `at:${this.runId}:${scheduledEventId}:${attempt}:${randomUUID()}`;
+    this.host.registerToken(a.token, { kind: 'activity', run: this, scheduledEventId, attempt });
+    if (a.startToCloseMs) {
+      a.timers.push(this.host.clock.after(a.startToCloseMs, () => this.activityTimedOut(a, TT.TIMEOUT_TYPE_START_TO_CLOSE, attempt)));
+    }
+    this.armHeartbeat(a, attempt);
+    return {
+      taskToken: Buffer.from(a.token),
+      workflowNamespace: this.host.namespace,
+      workflowType: { name: this.workflowType },
+      workflowExecution: { workflowId: this.workflowId, runId: this.runId },
+      activityType: { name: a.activityType },
+      activityId: a.activityId,
+      header: a.header,
+      input: a.input,
+      heartbeatDetails: a.heartbeatDetails,
+      scheduledTime: tsFromMs(a.firstScheduledTime),
+      currentAttemptScheduledTime: tsFromMs(a.attemptScheduledTime),
+      startedTime: tsFromMs(now),
+      attempt,
+      scheduleToCloseTimeout: durationFromMs(a.scheduleToCloseMs),
+      startToCloseTimeout: durationFromMs(a.startToCloseMs),
+      heartbeatTimeout: durationFromMs(a.heartbeatMs),
+      retryPolicy: {
+        initialInterval: durationFromMs(a.retryPolicy.initialIntervalMs),
+        backoffCoefficient: a.retryPolicy.backoffCoefficient,
+        maximumInterval: durationFromMs(a.retryPolicy.maximumIntervalMs),
+        maximumAttempts: a.retryPolicy.maximumAttempts,
+        nonRetryableErrorTypes: a.retryPolicy.nonRetryableErrorTypes,
+      },
+      priority: a.priority,
+    };
+  }
+
+  private armHeartbeat(a: ActivityState, attempt: number): void {
+    if (a.heartbeatTimer) a.heartbeatTimer.cancel();
+    a.heartbeatTimer = null;
+    if (!a.heartbeatMs) return;
+    a.heartbeatTimer = this.host.clock.after(a.heartbeatMs, () => this.activityTimedOut(a, TT.TIMEOUT_TYPE_HEARTBEAT, attempt));
+  }
+
+  private requireActivity(scheduledEventId: number, attempt: number, token: string): ActivityState {
+    const a = this.activities.get(scheduledEventId);
+    if (!this.isOpen) throw notFound('workflow execution already completed');
+    if (!a || a.state !== 'started' || a.attempt !== attempt || a.token !== token) throw notFound('Activity task not found.');
+    return a;
+  }
+
+  /** The token of the running attempt of an activity, for the *ById calls. */
+  activityTokenFor(activityId: string): { token: string; ref: { kind: 'activity'; run: WorkflowRun; scheduledEventId: number; attempt: number } } | null {
+    for (const a of this.activities.values()) {
+      if (a.activityId === activityId && a.state === 'started') {
+        return { token: a.token, ref: { kind: 'activity', run: this, scheduledEventId: a.scheduledEventId, attempt: a.attempt } };
+      }
+    }
+    return null;
+  }
+
+  /** RecordActivityTaskHeartbeat: returns whether cancellation was requested. */
+  heartbeat(ref: { scheduledEventId: number; attempt: number }, token: string, details: unknown): boolean {
+    const a = this.requireActivity(ref.scheduledEventId, ref.attempt, token);
+    if (details) a.heartbeatDetails = details;
+    a.lastHeartbeatTime = this.host.clock.now();
+    this.armHeartbeat(a, a.attempt);
+    return a.cancelRequested;
+  }
+
+  private clearAttemptTimers(a: ActivityState, keepScheduleToClose: boolean): void {
+    if (a.heartbeatTimer) a.heartbeatTimer.cancel();
+    a.heartbeatTimer = null;
+    const keep: TimerHandle[] = [];
+    a.timers.forEach((t, i) => {
+      // The first timer is schedule-to-close when set; it spans all attempts.
+      if (keepScheduleToClose && i === 0 && a.scheduleToCloseMs) keep.push(t);
+      else t.cancel();
+    });
+    a.timers = keep;
+    if (a.token) this.host.dropToken(a.token);
+    a.token = '';
+  }
+
+  private dropActivity(a: ActivityState): void {
+    this.clearAttemptTimers(a, false);
+    this.setActState(a, 'done');
+  }
+
+  private startedEvent(a: ActivityState, now: number): HistoryEvent {
+    return makeEvent(E.EVENT_TYPE_ACTIVITY_TASK_STARTED, now, {
+      scheduledEventId: a.scheduledEventId, identity: a.startedIdentity, requestId: a.startedRequestId,
+      attempt: a.attempt, lastFailure: a.attempt > 1 ? a.lastFailure : undefined,
+    });
+  }
+
+  /** Finish the activity with a closing event pair (Started + outcome). */
+  private finishActivity(a: ActivityState, outcomeType: number, outcome: Record<string, unknown>, withStarted: boolean): void {
+    const now = this.host.clock.now();
+    this.dropActivity(a);
+    this.activities.delete(a.scheduledEventId);
+    const evs: HistoryEvent[] = [];
+    if (withStarted) {
+      const started = this.startedEvent(a, now);
+      evs.push(started);
+      outcome._startedRef = started;
+    } else {
+      outcome.startedEventId = 0;
+    }
+    evs.push(makeEvent(outcomeType, now, { scheduledEventId: a.scheduledEventId, ...outcome }));
+    this.deliver(...evs);
+  }
+
+  completeActivity(ref: { scheduledEventId: number; attempt: number }, token: string, result: unknown, identity: string): void {
+    const a = this.requireActivity(ref.scheduledEventId, ref.attempt, token);
+    this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, { result: result ?? undefined, identity }, true);
+  }
+
+  cancelActivity(ref: { scheduledEventId: number; attempt: number }, token: string, details: unknown, identity: string): void {
+    const a = this.requireActivity(ref.scheduledEventId, ref.attempt, token);
+    this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_CANCELED, {
+      details: details ?? undefined, latestCancelRequestedEventId: a.cancelRequestedEventId, identity,
+    }, true);
+  }
+
+  failActivity(ref: { scheduledEventId: number; attempt: number }, token: string, failure: any, identity: string, lastHeartbeatDetails: unknown): void {
+    const a = this.requireActivity(ref.scheduledEventId, ref.attempt, token);
+    if (lastHeartbeatDetails) a.heartbeatDetails = lastHeartbeatDetails;
+    const info = failure?.applicationFailureInfo;
+    const nonRetryable = Boolean(info?.nonRetryable) || (info?.type && a.retryPolicy.nonRetryableErrorTypes.includes(info.type));
+    const override = optMs(info?.nextRetryDelay);
+    this.retryOrFinish(a, failure, nonRetryable ? RS.RETRY_STATE_NON_RETRYABLE_FAILURE : null, override, (retryState) => {
+      this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_FAILED, { failure, identity, retryState }, true);
+    });
+  }
+
+  /**
+   * Retry the activity when its policy allows (server-side backoff), else call `finish` with the
+   * retry state explaining why not.
+   */
+  private retryOrFinish(a: ActivityState, failure: any, forcedState: number | null, overrideDelayMs: number | null, finish: (retryState: number) => void): void {
+    const now = this.host.clock.now();
+    let retryState = forcedState;
+    const p = a.retryPolicy;
+    if (a.cancelRequested) retryState = RS.RETRY_STATE_CANCEL_REQUESTED;
+    if (retryState === null && p.maximumAttempts > 0 && a.attempt >= p.maximumAttempts) retryState = RS.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED;
+    let delay = 0;
+    if (retryState === null) {
+      delay = overrideDelayMs ?? Math.min(p.initialIntervalMs * Math.pow(p.backoffCoefficient, a.attempt - 1), p.maximumIntervalMs);
+      if (a.scheduleToCloseMs && now + delay >= a.firstScheduledTime + a.scheduleToCloseMs) retryState = RS.RETRY_STATE_TIMEOUT;
+    }
+    if (retryState !== null) {
+      finish(retryState);
+      return;
+    }
+    a.lastFailure = failure;
+    this.clearAttemptTimers(a, true);
+    this.setActState(a, 'backoff');
+    a.attempt++;
+    const attempt = a.attempt;
+    a.timers.push(this.host.clock.after(delay, () => {
+      if (this.isOpen && this.activities.get(a.scheduledEventId) === a && a.attempt === attempt && a.state === 'backoff') {
+        this.enqueueActivity(a);
+      }
+    }));
+  }
+
+  private activityTimedOut(a: ActivityState, timeoutType: number, attempt: number): void {
+    if (!this.isOpen || this.activities.get(a.scheduledEventId) !== a) return;
+    if (timeoutType !== TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE && a.attempt !== attempt) return;
+    if ((timeoutType === TT.TIMEOUT_TYPE_START_TO_CLOSE || timeoutType === TT.TIMEOUT_TYPE_HEARTBEAT) && a.state !== 'started') return;
+    const wasStarted = a.state === 'started';
+    const failure = {
+      message: `activity ${TIMEOUT_NAMES[timeoutType]} timeout`,
+      source: 'Server',
+      timeoutFailureInfo: { timeoutType, lastHeartbeatDetails: a.heartbeatDetails ?? undefined },
+      cause: timeoutType === TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE && a.lastFailure ? a.lastFailure : undefined,
+    };
+    const finish = (retryState: number) =>
+      this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, { failure, retryState }, wasStarted);
+    if (timeoutType === TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE || timeoutType === TT.TIMEOUT_TYPE_SCHEDULE_TO_START) {
+      finish(RS.RETRY_STATE_TIMEOUT);
+      return;
+    }
+    this.retryOrFinish(a, failure, null, null, finish);
+  }
+
+  private requestCancelActivity(scheduledEventId: number, wftCompletedId: number, identity: string, now: number): 'needTask' | null {
+    const a = this.activities.get(scheduledEventId);
+    if (!a) return null;
+    const req = this.write(makeEvent(E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED, now, {
+      scheduledEventId, workflowTaskCompletedEventId: wftCompletedId,
+    }));
+    a.cancelRequested = true;
+    a.cancelRequestedEventId = req.eventId;
+    if (a.state === 'started') return null;
+    // Not running: cancel at once, no worker involved.
+    this.dropActivity(a);
+    this.activities.delete(scheduledEventId);
+    this.write(makeEvent(E.EVENT_TYPE_ACTIVITY_TASK_CANCELED, now, {
+      scheduledEventId, latestCancelRequestedEventId: req.eventId, startedEventId: 0, identity,
+    }));
+    return 'needTask';
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** Queue a query; it is sent to a worker as soon as no workflow task is outstanding. */
+  query(query: any): Promise<{ answer?: unknown; error?: string; failure?: unknown }> {
+    return new Promise((resolve) => {
+      this.queries.push({ id: randomUUID(), query, resolve, dispatched: false });
+      this.dispatchQueries();
+    });
+  }
+
+  private dispatchQueries(): void {
+    if (this.queries.length === 0 || this.wft.state !== 'none') return;
+    for (const q of this.queries) {
+      if (q.dispatched) continue;
+      q.dispatched = true;
+      const token = `qt:${this.runId}:${q.id}`;
+      this.host.registerToken(token, { kind: 'query', run: this, queryId: q.id });
+      this.host.workflowQueues.add(queueKey(this.host.namespace, this.taskQueue), {
+        take: () => {
+          if (!this.queries.includes(q)) return null;
+          return {
+            taskToken: Buffer.from(token),
+            workflowExecution: { workflowId: this.workflowId, runId: this.runId },
+            workflowType: { name: this.workflowType },
+            previousStartedEventId: this.lastStartedEventId(),
+            startedEventId: 0,
+            attempt: 1,
+            history: { events: this.history },
+            nextPageToken: Buffer.alloc(0),
+            query: q.query,
+            workflowExecutionTaskQueue: { name: this.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+            messages: [],
+          };
+        },
+      });
+    }
+  }
+
+  private lastStartedEventId(): number {
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      if (this.history[i]!.eventType === E.EVENT_TYPE_WORKFLOW_TASK_STARTED) return this.history[i]!.eventId;
+    }
+    return 0;
+  }
+
+  /** RespondQueryTaskCompleted. */
+  answerQuery(queryId: string, token: string, req: any): void {
+    const i = this.queries.findIndex((q) => q.id === queryId);
+    this.host.dropToken(token);
+    if (i < 0) throw notFound('Query task not found.');
+    const [q] = this.queries.splice(i, 1);
+    if (req.completedType === enums.QueryResultType.QUERY_RESULT_TYPE_ANSWERED) q!.resolve({ answer: req.queryResult ?? undefined });
+    else q!.resolve({ error: req.errorMessage || 'query failed', failure: req.failure ?? undefined });
+  }
+
+  /** Forget a query whose caller gave up. */
+  abandonQuery(q: Promise<unknown>): void {
+    void q;
+  }
+
+  // ---------------------------------------------------------------- describe
+
+  pendingActivities(): object[] {
+    const out: object[] = [];
+    for (const a of this.activities.values()) {
+      out.push({
+        activityId: a.activityId,
+        activityType: { name: a.activityType },
+        state: a.cancelRequested
+          ? enums.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+          : a.state === 'started' ? enums.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+          : enums.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED,
+        heartbeatDetails: a.heartbeatDetails,
+        lastHeartbeatTime: a.lastHeartbeatTime ? tsFromMs(a.lastHeartbeatTime) : undefined,
+        lastStartedTime: a.startedTime ? tsFromMs(a.startedTime) : undefined,
+        attempt: a.attempt,
+        maximumAttempts: a.retryPolicy.maximumAttempts,
+        scheduledTime: tsFromMs(a.attemptScheduledTime),
+        expirationTime: a.scheduleToCloseMs ? tsFromMs(a.firstScheduledTime + a.scheduleToCloseMs) : undefined,
+        lastFailure: a.lastFailure,
+        lastWorkerIdentity: a.startedIdentity,
+      });
+    }
+    return out;
+  }
+
+  pendingWorkflowTask(): object | undefined {
+    if (this.wft.state === 'none') return undefined;
+    return {
+      state: this.wft.state === 'started'
+        ? enums.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+        : enums.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED,
+      scheduledTime: tsFromMs(this.wft.scheduledTime),
+      originalScheduledTime: tsFromMs(this.wft.scheduledTime),
+      startedTime: this.wft.state === 'started' ? tsFromMs(this.wft.startedTime) : undefined,
+      attempt: this.wft.attempt,
+    };
+  }
+
+  runExpiration(): number | null {
+    return this.runDeadline();
+  }
+
+  /** Drop every timer and token (the run's memory is being reclaimed or the server stops). */
+  dispose(): void {
+    if (this.isOpen) {
+      if (this.wft.state !== 'none') this.endWorkflowTask();
+      for (const a of this.activities.values()) this.dropActivity(a);
+      this.activities.clear();
+      for (const t of this.timers.values()) t.handle.cancel();
+      if (this.runTimer) this.runTimer.cancel();
+    }
+    for (const q of this.queries) q.resolve({ error: 'workflow run was removed' });
+    this.queries = [];
+    this.notify();
+  }
+}
+
+const CLOSE_COMMANDS = new Set<number>([
+  CT.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION,
+  CT.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+  CT.COMMAND_TYPE_CANCEL_WORKFLOW_EXECUTION,
+  CT.COMMAND_TYPE_CONTINUE_AS_NEW_WORKFLOW_EXECUTION,
+]);
+
+const SUPPORTED_COMMANDS = new Set<number>([
+  ...CLOSE_COMMANDS,
+  CT.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+  CT.COMMAND_TYPE_REQUEST_CANCEL_ACTIVITY_TASK,
+  CT.COMMAND_TYPE_START_TIMER,
+  CT.COMMAND_TYPE_CANCEL_TIMER,
+  CT.COMMAND_TYPE_RECORD_MARKER,
+  CT.COMMAND_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+  CT.COMMAND_TYPE_MODIFY_WORKFLOW_PROPERTIES,
+]);
+
+const TIMEOUT_NAMES: Record<number, string> = {
+  [TT.TIMEOUT_TYPE_START_TO_CLOSE]: 'StartToClose',
+  [TT.TIMEOUT_TYPE_SCHEDULE_TO_START]: 'ScheduleToStart',
+  [TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE]: 'ScheduleToClose',
+  [TT.TIMEOUT_TYPE_HEARTBEAT]: 'Heartbeat',
+};
+
+export function queueKey(namespace: string, name: string): string {
+  return `${namespace}\u0000${name}`;
+}
+
+function isEmptyPayload(p: any): boolean {
+  if (!p) return true;
+  const data: Uint8Array | undefined = p.data;
+  if (!data || data.length === 0) return true;
+  const s = Buffer.from(data).toString('utf8').trim();
+  return s === 'null' || s === '[]';
+}
+
+export { failedPrecondition, invalidArgument };

@@ -1,0 +1,79 @@
+/**
+ * The listener's one read statement. Everything comes from a single statement so that the rows,
+ * the snapshot they were read under and the list of running transactions belong together
+ * (pg_current_snapshot() returns the statement's own snapshot; pg_locks is read after it).
+ * Rows travel as one JSON array per part: one round trip, bigints cast to text.
+ */
+import type { Queryable } from '../db/pool';
+import type { ChangeLogRow } from '../events/types';
+import { quoteIdent } from '../db/identifiers';
+import { parseSnapshot, type PgSnapshot } from './snapshot';
+import { type ChangeLogTableInfo, selectList } from './table-info';
+
+/** Parameters of one read. */
+export interface ReadParams {
+  after: bigint;
+  newLimit: number;
+  gapLo: string[];
+  gapHi: string[];
+  gapLimit: number;
+}
+
+/** Result of one read. */
+export interface ReadOutcome {
+  snapshot: PgSnapshot;
+  active: Set<string>;
+  newRows: ChangeLogRow[];
+  gapRows: ChangeLogRow[];
+  /** Highest position in the table visible to this read, or null when it looks empty. */
+  head: bigint | null;
+}
+
+/** Build the read statement for `info` (built once per table). */
+export function buildReadSql(info: ChangeLogTableInfo): string {
+  const cur = `t.${quoteIdent(info.cursorColumn)}`;
+  const cols = selectList(info, 't');
+  return `WITH fresh AS MATERIALIZED (
+  SELECT ${cols} FROM ${info.sql} t WHERE ${cur} > $1::bigint ORDER BY ${cur} LIMIT $2
+), probed AS MATERIALIZED (
+  SELECT x.* FROM unnest($3::bigint[], $4::bigint[]) AS g(lo, hi)
+  CROSS JOIN LATERAL (
+    SELECT ${cols} FROM ${info.sql} t WHERE ${cur} BETWEEN g.lo AND g.hi ORDER BY ${cur} LIMIT $5
+  ) x
+  ORDER BY x.pk::bigint LIMIT $5
+)
+SELECT pg_current_snapshot()::text AS snapshot,
+       ARRAY(SELECT l.virtualxid FROM pg_locks l
+              WHERE l.locktype = 'virtualxid' AND l.granted AND l.mode = 'ExclusiveLock'
+                AND l.pid IS DISTINCT FROM pg_backend_pid()
+             UNION ALL
+             SELECT 'prepared:' || p.transaction::text FROM pg_prepared_xacts p) AS active,
+       (SELECT coalesce(json_agg(f), '[]'::json) FROM fresh f)::text AS fresh,
+       (SELECT coalesce(json_agg(g), '[]'::json) FROM probed g)::text AS probed,
+       (SELECT max(${cur}) FROM ${info.sql} t)::text AS head`;
+}
+
+function ascending(rows: ChangeLogRow[]): ChangeLogRow[] {
+  for (let i = 1; i < rows.length; i++) {
+    if (BigInt(rows[i - 1]!.pk) >= BigInt(rows[i]!.pk)) {
+      return [...rows].sort((a, b) => (BigInt(a.pk) < BigInt(b.pk) ? -1 : 1));
+    }
+  }
+  return rows;
+}
+
+/** Run one read. */
+export async function runRead(q: Queryable, sql: string, p: ReadParams): Promise<ReadOutcome> {
+  const { rows } = await q.query<{ snapshot: string; active: string[]; fresh: string; probed: string; head: string | null }>(sql, [
+    p.after.toString(), p.newLimit, p.gapLo, p.gapHi, p.gapLimit,
+  ]);
+  const r = rows[0];
+  if (!r) throw new Error('Change-log read returned no result row');
+  return {
+    snapshot: parseSnapshot(r.snapshot),
+    active: new Set(r.active),
+    newRows: ascending(JSON.parse(r.fresh) as ChangeLogRow[]),
+    gapRows: ascending(JSON.parse(r.probed) as ChangeLogRow[]),
+    head: r.head === null ? null : BigInt(r.head),
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The listener's contracts with the rest of the service: a synchronous row handler (mapping +
+ * matching, supplied by `events/`) and a workflow starter (Temporal, or an in-memory stand-in).
+ */
+import type { ChangeEvent, ChangeLogRow } from '../events/types';
+
+/** What to do with one change-log row. */
+export type RowDecision =
+  | {
+      kind: 'start';
+      event: ChangeEvent;
+      /** Workflow input. */
+      payload: unknown;
+      searchAttributes?: Record<string, unknown>;
+      summary?: string;
+    }
+  /** No observer wants it. */
+  | { kind: 'skip' }
+  /** The row cannot become an event; it is recorded with this reason and skipped. */
+  | { kind: 'bad'; reason: string; message: string };
+
+/** The start decision, as handed to a {@link WorkflowStarter}. */
+export type StartDecision = Extract<RowDecision, { kind: 'start' }>;
+
+/** Maps and matches one row. Must not throw for bad data (return `bad`); a throw is recorded as `handler_error`. */
+export type RowHandler = (row: ChangeLogRow) => RowDecision;
+
+/**
+ * Starts one workflow. Resolves 'started', or 'duplicate' when a workflow with that id already
+ * exists (a dedup skip, not an error). Throws on failure: the row is retried and the checkpoint held.
+ */
+export interface WorkflowStarter {
+  start(workflowId: string, decision: StartDecision): Promise<'started' | 'duplicate'>;
+}

@@ -1,0 +1,217 @@
+/**
+ * The one place that creates a Temporal test environment for the workflow tier.
+ *
+ * Every workflow test goes through {@link createTestEnv}, so pointing `TEMPORAL_TEST_SERVER` at another
+ * executable with the same launch contract (for example Temporal's Java time-skipping test server, or a
+ * Temporal CLI binary for wall-clock mode) turns the workflow suite into a conformance suite for that server.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { SearchAttributeType } from '@temporalio/common';
+import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
+import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { History } from '@temporalio/common/lib/proto-utils';
+
+export type AnySearchAttributeKey = SearchAttributeKey<SearchAttributeType>;
+
+export interface TestEnvOptions {
+  /** `true` (default): `createTimeSkipping`; `false`: `createLocal` (wall clock, dev-server argv). */
+  timeSkipping?: boolean;
+  /** Custom search attributes the tests of this file use; registered before the environment is returned. */
+  searchAttributes?: AnySearchAttributeKey[];
+}
+
+/** Path of the server executable under test: `TEMPORAL_TEST_SERVER`, else the embedded server's build output. */
+export function serverExecutablePath(): string {
+  const fromEnv = process.env.TEMPORAL_TEST_SERVER;
+  const candidate = fromEnv && fromEnv.length > 0 ? path.resolve(fromEnv) : path.resolve(__dirname, '../../dist/src/embedded-temporal/main.js');
+  if (!existsSync(candidate)) {
+    throw new Error(
+      fromEnv
+        ? `TEMPORAL_TEST_SERVER points at ${candidate}, which does not exist`
+        : `The embedded Temporal server is not built (${candidate} is missing): run npm run build first`,
+    );
+  }
+  return candidate;
+}
+
+/**
+ * Start a Temporal environment for one test file (call it in `beforeAll`, and `teardown()` it in `afterAll`).
+ *
+ * Custom search attributes are registered the way a user of each mode would: through the dev server's
+ * `searchAttributes` option (the `--search-attribute` flags) for `createLocal`, and through
+ * `OperatorService.AddSearchAttributes` for the time-skipping server, which has no such flag.
+ */
+export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestWorkflowEnvironment> {
+  const { timeSkipping = true, searchAttributes = [] } = options;
+  const executable = { type: 'existing-path' as const, path: serverExecutablePath() };
+  if (!timeSkipping) {
+    return await TestWorkflowEnvironment.createLocal({ server: { executable, searchAttributes } });
+  }
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  if (searchAttributes.length > 0) {
+    try {
+      await registerSearchAttributes(env, searchAttributes);
+    } catch (err) {
+      await env.teardown();
+      throw err;
+    }
+  }
+  return env;
+}
+
+async function registerSearchAttributes(env: TestWorkflowEnvironment, keys: AnySearchAttributeKey[]): Promise<void> {
+  const namespace = env.namespace ?? 'default';
+  const requested: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+  for (const key of keys) {
+    const indexed = encodeSearchAttributeIndexedValueType(key.type);
+    if (indexed === undefined) throw new Error(`No IndexedValueType for search attribute type ${key.type}`);
+    requested[key.name] = indexed;
+  }
+  const listed = await env.connection.operatorService.listSearchAttributes({ namespace });
+  const existing = { ...listed.systemAttributes, ...listed.customAttributes };
+  const missing = Object.fromEntries(Object.entries(requested).filter(([name]) => !(name in existing)));
+  if (Object.keys(missing).length === 0) return;
+  await env.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+}
+
+let counter = 0;
+/** A task queue name no other test (or earlier run against a long-lived server) uses. */
+export function uniqueTaskQueue(name: string): string {
+  counter += 1;
+  return `${name}-${process.pid}-${counter}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A workflow id no other test uses. */
+export function uniqueWorkflowId(name: string): string {
+  counter += 1;
+  return `${name}-${process.pid}-${counter}-${randomUUID().slice(0, 8)}`;
+}
+
+export const workflowsPath = path.resolve(__dirname, '../workflow/workflows/index.ts');
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test file (jest gives each file its own module registry). */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+  return bundle;
+}
+
+const noop = (): void => undefined;
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (...args: unknown[]) => console.error(...args), log: noop };
+
+export type RunWorkerOptions = { taskQueue: string; activities?: object } & Omit<
+  WorkerOptions,
+  'connection' | 'taskQueue' | 'activities' | 'workflowBundle' | 'workflowsPath'
+>;
+
+/** Create a worker on the environment's native connection with the cached bundle, and run `fn` while it polls. */
+export async function runWorker<R>(env: TestWorkflowEnvironment, options: RunWorkerOptions, fn: () => Promise<R>): Promise<R> {
+  const worker = await createWorker(env, options);
+  return await worker.runUntil(fn);
+}
+
+/** Create (but do not run) a worker, for tests that drive its lifecycle themselves. */
+export async function createWorker(env: TestWorkflowEnvironment, options: RunWorkerOptions): Promise<Worker> {
+  return await Worker.create({
+    ...options,
+    connection: env.nativeConnection,
+    namespace: options.namespace ?? env.namespace ?? 'default',
+    workflowBundle: await workflowBundle(),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// History and polling helpers shared by the workflow tests.
+
+export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/** `EVENT_TYPE_WORKFLOW_TASK_STARTED` → `WorkflowTaskStarted`. */
+export function eventTypeName(event: HistoryEvent): string {
+  const raw = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? `Unknown(${String(event.eventType)})`;
+  return raw
+    .replace(/^EVENT_TYPE_/, '')
+    .toLowerCase()
+    .replace(/(^|_)([a-z])/g, (_m, _sep: string, c: string) => c.toUpperCase());
+}
+
+export function eventTypes(history: History | null | undefined): string[] {
+  return (history?.events ?? []).map(eventTypeName);
+}
+
+/** A protobuf int64 (Long or number) as a number. */
+export function num(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof (value as { toNumber: unknown }).toNumber === 'function') {
+    return (value as { toNumber(): number }).toNumber();
+  }
+  return Number(value);
+}
+
+/** A protobuf Timestamp as epoch milliseconds. */
+export function tsMs(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  if (!ts) return 0;
+  return num(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1_000_000);
+}
+
+/** A protobuf Duration as milliseconds. */
+export const durationMs = tsMs;
+
+/**
+ * Retry `fn` until it stops throwing (assertions included) or `timeoutMs` passes; the last error is rethrown.
+ * Visibility is eventually consistent on a real server, so list/count assertions go through this.
+ */
+export async function eventually<T>(fn: () => Promise<T> | T, { timeoutMs = 15_000, intervalMs = 100 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
+
+/** Poll a workflow's history until an event satisfies `predicate`; returns the full history at that point. */
+export async function waitForEvent(
+  handle: { fetchHistory(): Promise<History> },
+  predicate: (event: HistoryEvent) => boolean,
+  { timeoutMs = 20_000 } = {},
+): Promise<History> {
+  return await eventually(
+    async () => {
+      const history = await handle.fetchHistory();
+      if (!(history.events ?? []).some(predicate)) throw new Error('event not in history yet');
+      return history;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+}
+
+/** The gRPC status code of an error thrown by a raw service call or wrapped by the SDK client (`cause` chain). */
+export function grpcCode(err: unknown): number | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    if (typeof current === 'object' && current !== null && 'code' in current && typeof (current as { code: unknown }).code === 'number') {
+      return (current as { code: number }).code;
+    }
+    current = typeof current === 'object' && current !== null && 'cause' in current ? (current as { cause: unknown }).cause : undefined;
+  }
+  return undefined;
+}
+
+/** Await a promise that must reject; returns the rejection for further assertions. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
