@@ -191,7 +191,7 @@ function resolveLocation(location: string, base: URL, display: string): URL {
 async function readBody(res: Dispatcher.ResponseData, limit: number, enforce: boolean, display: string, deadline: AbortSignal, timeoutMs: number): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   if (enforce && Number.isFinite(declared) && declared > limit) {
-    res.body.destroy();
+    discard(res);
     throw tooLarge(display, limit, `declares ${declared} bytes`);
   }
   const chunks: Buffer[] = [];
@@ -201,7 +201,7 @@ async function readBody(res: Dispatcher.ResponseData, limit: number, enforce: bo
       const buf = chunk as Buffer;
       size += buf.length;
       if (size > limit) {
-        res.body.destroy();
+        discard(res);
         if (enforce) throw tooLarge(display, limit, 'exceeded it');
         chunks.push(buf.subarray(0, buf.length - (size - limit)));
         break;
@@ -213,6 +213,12 @@ async function readBody(res: Dispatcher.ResponseData, limit: number, enforce: bo
     throw requestError(err, display, deadline, timeoutMs);
   }
   return Buffer.concat(chunks);
+}
+
+/** Drops the connection without reading on; the abort it causes is expected, not an error to report. */
+function discard(res: Dispatcher.ResponseData): void {
+  res.body.on('error', () => undefined);
+  res.body.destroy();
 }
 
 function tooLarge(display: string, limit: number, how: string): ActionError {

@@ -41,7 +41,9 @@ const urlTemplate = template.superRefine((source, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'a Slack incoming-webhook URL is itself a secret: use a slack action with webhook_url_env' });
     return;
   }
-  const secretParam = /[?&]([^=&#]*(?:token|secret|api_?key|password|signature|sig)[^=&#]*)=(?!\{\{)[^&#]/i.exec(literalHead);
+  // Templated parts become a marker, so only values written literally count as inline secrets.
+  const literalOnly = source.replace(/\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g, '\u0000');
+  const secretParam = /[?&]([^=&#]*(?:token|secret|api_?key|password|signature|sig)[^=&#]*)=[^&#\u0000]/i.exec(literalOnly);
   if (secretParam !== null) {
     ctx.addIssue({
       code: 'custom',
@@ -136,12 +138,11 @@ const email = strictMap({
   type: z.literal('email'),
   to: templateList,
   cc: templateList.optional(),
-  bcc: templateList.optional(),
   reply_to: template.optional(),
   from: template,
   subject: template,
+  /** Plain-text body. */
   body: template,
-  html: template.optional(),
   smtp,
   timeout_ms: millis.max(300_000).optional(),
 });
@@ -168,12 +169,11 @@ const database = strictMap({
   type: z.literal('database'),
   /** `schema.function`, called with the event as jsonb. */
   function: z.string().regex(QUALIFIED_FUNCTION, { error: "expected a function name such as 'app.fn_on_order_shipped'" }),
-  timeout_ms: millis.max(300_000).optional(),
 });
 
 const log = strictMap({
   type: z.literal('log'),
-  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   message: template.optional(),
 });
 

@@ -27,22 +27,35 @@ export class DatabaseUnreachableError extends DatabaseError {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
 const SESSION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '28000', '28P01', '3D000', '08001', '08006']);
 
+interface ErrorLike {
+  message: string;
+  code?: unknown;
+  errors?: unknown[];
+}
+
+// Duck-typed rather than instanceof: errors from Node's socket layer may come from another realm
+// (test runners' VM contexts), where `instanceof Error` is false.
+function asErrorLike(err: unknown): ErrorLike | null {
+  if (typeof err !== 'object' || err === null || typeof (err as { message?: unknown }).message !== 'string') return null;
+  return err as ErrorLike;
+}
+
 /** True when `err` means the server cannot be used at all (as opposed to a failing statement). */
 export function isUnreachableError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || SESSION_SQLSTATES.has(code))) return true;
-  if (err instanceof AggregateError) return err.errors.some(isUnreachableError);
-  return /Connection terminated|connect ECONNREFUSED|timeout expired/i.test(err.message);
+  const e = asErrorLike(err);
+  if (!e) return false;
+  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || SESSION_SQLSTATES.has(e.code))) return true;
+  if (Array.isArray(e.errors) && e.errors.some(isUnreachableError)) return true;
+  return /Connection terminated|connect ECONNREFUSED|timeout expired/i.test(e.message);
 }
 
 /** A short reason for an unreachable-server error, e.g. `ECONNREFUSED` or `database "x" does not exist`. */
 export function unreachableReason(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  if (err instanceof AggregateError && err.errors[0] !== undefined) return unreachableReason(err.errors[0]);
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
-  return err.message || String(code ?? 'unknown error');
+  const e = asErrorLike(err);
+  if (!e) return String(err);
+  if (Array.isArray(e.errors) && e.errors[0] !== undefined) return unreachableReason(e.errors[0]);
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return e.code;
+  return e.message || String(e.code ?? 'unknown error');
 }
 
 /**
@@ -66,4 +79,17 @@ export function describeDatabaseUrl(url: string | undefined): string {
 export function explainConnectionError(err: unknown, url: string | undefined): unknown {
   if (err instanceof DatabaseUnreachableError || !isUnreachableError(err)) return err;
   return new DatabaseUnreachableError(describeDatabaseUrl(url), unreachableReason(err), { cause: err });
+}
+
+/**
+ * The error that `err` represents when it means the session itself is gone (so a pooled client
+ * must be discarded rather than returned), else undefined.
+ */
+export function brokenConnectionError(err: unknown): Error | undefined {
+  const e = asErrorLike(err);
+  if (!e) return undefined;
+  // 57P0x: the server terminated the session; 08xxx: connection exceptions.
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (/^57P0|^08/.test(code) || /Connection terminated|ECONNRESET|EPIPE|Client has encountered a connection error/.test(e.message)) return e as Error;
+  return undefined;
 }

@@ -13,8 +13,10 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool, PoolClient } from 'pg';
+import { checkOut } from './pool';
 import type { Logger } from 'pino';
 import { advisoryKey } from './advisory';
+import { brokenConnectionError } from './errors';
 import { displayQualified, parseQualifiedName, quoteIdent, quoteLiteral, quoteQualified } from './identifiers';
 
 export const MIGRATIONS_TABLE = 'fraiseql_observers_migrations';
@@ -161,7 +163,7 @@ function checksum(sql: string): string {
 export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
   const migrations = await loadMigrations(options.migrationsDir);
   const channel = options.notifyChannel ?? DEFAULT_NOTIFY_CHANNEL;
-  const client = await options.pool.connect();
+  const { client, release } = await checkOut(options.pool);
   let locked = false;
   let broken: Error | undefined;
   try {
@@ -212,7 +214,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     }
     return { dryRun: options.dryRun === true, changeLogTable: target.display, steps };
   } catch (err) {
-    if (err instanceof Error && /Connection terminated|ECONNRESET/.test(err.message)) broken = err;
+    broken = brokenConnectionError(err);
     throw err;
   } finally {
     if (locked && !broken) {
@@ -220,9 +222,9 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       try {
         await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK.key]);
       } catch (err) {
-        broken = err instanceof Error ? err : new Error(String(err));
+        broken = brokenConnectionError(err) ?? new Error('advisory unlock failed');
       }
     }
-    client.release(broken);
+    release(broken);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { Pool, type ClientConfig, type PoolClient, type PoolConfig, type QueryResultRow } from 'pg';
 import type { Logger } from 'pino';
+import { brokenConnectionError } from './errors';
 
 /** Anything that can run a parameterised query: a Pool, a PoolClient or a dedicated Client. */
 export interface Queryable {
@@ -34,18 +35,41 @@ export function clientConfigOf(pool: Pool): ClientConfig {
   return rest;
 }
 
+/**
+ * Check a client out with an 'error' listener attached: a checked-out client whose backend dies
+ * emits 'error', which would crash the process without one. The returned `release` discards the
+ * client when its session failed.
+ */
+export async function checkOut(pool: Pool): Promise<{ client: PoolClient; release: (err?: unknown) => void }> {
+  const client = await pool.connect();
+  let failed: Error | undefined;
+  const onError = (err: Error) => {
+    failed = err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(err?: unknown) {
+      const discard = failed ?? brokenConnectionError(err);
+      // A dying client may still emit 'error' after release; only a healthy one goes back to the
+      // pool, whose idle listener then takes over.
+      if (!discard) client.off('error', onError);
+      client.release(discard);
+    },
+  };
+}
+
 /** Run `fn` with a pooled client, releasing it afterwards whatever happens. */
 export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
+  const { client, release } = await checkOut(pool);
+  let error: unknown;
   try {
     return await fn(client);
   } catch (err) {
-    // A client whose connection failed must not go back to the pool.
-    if (err instanceof Error && /Connection terminated|ECONNRESET/.test(err.message)) broken = err;
+    error = err;
     throw err;
   } finally {
-    client.release(broken);
+    release(error);
   }
 }
 
@@ -54,8 +78,8 @@ export async function withClient<T>(pool: Pool, fn: (client: PoolClient) => Prom
  * A failed ROLLBACK (dead connection) discards the client instead of returning it to the pool.
  */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let discard: Error | undefined;
+  const { client, release } = await checkOut(pool);
+  let discard: unknown;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -65,10 +89,10 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     try {
       await client.query('ROLLBACK');
     } catch (rollbackErr) {
-      discard = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      discard = brokenConnectionError(rollbackErr) ?? new Error('ROLLBACK failed');
     }
     throw err;
   } finally {
-    client.release(discard);
+    release(discard);
   }
 }

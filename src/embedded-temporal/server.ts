@@ -3,11 +3,15 @@
  * TestService over the in-memory state, and the in-process API `startEmbeddedTemporal`.
  */
 import * as grpc from '@grpc/grpc-js';
+import { appendFileSync } from 'node:fs';
 import { methodNames, serviceDefinition, ServiceError, type UnaryHandler } from './proto';
 import { DEFAULT_OPTIONS, type ServerOptions, ServerState } from './state';
 import { workflowServiceHandlers } from './workflow-service';
 import { testServiceHandlers } from './test-service';
 import { operatorServiceHandlers } from './operator-service';
+
+/** When set, every call is appended to this file (method, latency, outcome): a debugging aid. */
+const TRACE = process.env.EMBEDDED_TEMPORAL_TRACE_FILE;
 
 const SERVICES = {
   workflow: 'temporal.api.workflowservice.v1.WorkflowService',
@@ -48,6 +52,14 @@ function implementation(
         return;
       }
       let result: Promise<object> | object;
+      if (TRACE) {
+        const t0 = Date.now();
+        const orig = callback;
+        callback = ((err: any, r: any) => {
+          appendFileSync(TRACE, `${new Date(t0).toISOString()} +${Date.now() - t0}ms ${name} ${err ? `ERR ${err.code} ${err.details}` : r && (r.taskToken?.length ? 'task' : '')} ${call.request?.taskQueue?.name ?? ''}\n`);
+          orig(err, r);
+        }) as typeof callback;
+      }
       try {
         result = h(call.request, call);
       } catch (err) {

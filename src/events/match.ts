@@ -10,9 +10,10 @@ import type { ChangeEvent, EventKind } from './types';
 
 /**
  * An action's configuration as workflow input: plain JSON, template sources unrendered, secrets
- * only as environment-variable names (the config schema admits nothing else).
+ * only as environment-variable names (the config schema admits nothing else), plus a stable
+ * `key` (`<observer>:<index>`) that names the action in results, idempotency keys and DLQ retries.
  */
-export type ActionSnapshot = ActionConfig;
+export type ActionSnapshot = ActionConfig & { key: string };
 
 /** One observer that applies to an event, with everything the workflow needs to run it. */
 export interface ObserverMatch {
@@ -72,7 +73,7 @@ export function compileObservers(config: { observers: readonly ObserverConfig[] 
     for (const source of templatesOf(o.actions)) parseTemplate(source);
     const match: ObserverMatch = {
       observer: o.name,
-      actions: o.actions.map((a) => toPlainJson(a) as ActionSnapshot),
+      actions: o.actions.map((a, index) => ({ key: `${o.name}:${index}`, ...(toPlainJson(a) as ActionConfig) })),
       retry: { ...o.retry },
       failurePolicy: o.failurePolicy,
       ordering: o.ordering,
@@ -153,9 +154,8 @@ function templatesOf(actions: readonly ActionConfig[]): string[] {
         if (action.text !== undefined) out.push(action.text);
         break;
       case 'email':
-        out.push(action.from, action.subject, action.body, ...action.to, ...(action.cc ?? []), ...(action.bcc ?? []));
+        out.push(action.from, action.subject, action.body, ...action.to, ...(action.cc ?? []));
         if (action.reply_to !== undefined) out.push(action.reply_to);
-        if (action.html !== undefined) out.push(action.html);
         break;
       case 'cache':
         out.push(...action.keys, ...action.patterns);

@@ -175,5 +175,6 @@ export class LeaderLease {
 }
 
 function errInfo(err: unknown): { message: string; code?: unknown } {
-  return err instanceof Error ? { message: err.message, code: (err as { code?: unknown }).code } : { message: String(err) };
+  const e = err as { message?: unknown; code?: unknown } | null;
+  return { message: typeof e?.message === 'string' ? e.message : String(err), code: e?.code };
 }

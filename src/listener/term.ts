@@ -210,7 +210,7 @@ export class LeaderTerm {
     try {
       return this.d.options.handler(row);
     } catch (err) {
-      return { kind: 'bad', reason: 'handler_error', message: err instanceof Error ? err.message : String(err) };
+      return { kind: 'bad', reason: 'handler_error', message: String((err as { message?: unknown } | null)?.message ?? err) };
     }
   }
 
@@ -224,7 +224,8 @@ export class LeaderTerm {
     if (decision.kind === 'start') this.d.metrics.eventsMatched.inc({ entity_type: decision.event.entityType });
     else this.d.metrics.badRows.inc({ reason: decision.reason });
     await this.acquireSlot();
-    if (this.signal.aborted) {
+    // Stopping: rows not yet handed out stay unacknowledged and are re-read by the next leader.
+    if (this.signal.aborted || this.draining) {
       this.releaseSlot();
       return;
     }

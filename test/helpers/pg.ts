@@ -96,3 +96,34 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Modification types a stub handler accepts (the contract's, with NOOP and READ as CUSTOM). */
+const KINDS: Record<string, 'INSERT' | 'UPDATE' | 'DELETE' | 'CUSTOM'> = {
+  INSERT: 'INSERT', UPDATE: 'UPDATE', DELETE: 'DELETE', CUSTOM: 'CUSTOM', NOOP: 'CUSTOM', READ: 'CUSTOM',
+};
+
+/**
+ * A stand-in for the real mapper + matcher: `start` for a row with a known modification type,
+ * `skip` for object type `Ignored`, `bad` (reason `unknown_modification_type`) otherwise.
+ * The event id is the row's uuid, or `pk-<pk>` for tables without one.
+ */
+export function stubRowHandler(row: import('../../src/events/types').ChangeLogRow): import('../../src/listener/types').RowDecision {
+  const kind = typeof row.modification_type === 'string' ? KINDS[row.modification_type] : undefined;
+  if (!kind) {
+    return { kind: 'bad', reason: 'unknown_modification_type', message: `unknown modification_type ${JSON.stringify(row.modification_type)} at position ${row.pk}` };
+  }
+  if (row.object_type === 'Ignored') return { kind: 'skip' };
+  const id = typeof row.id === 'string' ? row.id : `pk-${row.pk}`;
+  const data = row.object_data && typeof row.object_data === 'object' ? (row.object_data as Record<string, unknown>) : {};
+  return {
+    kind: 'start',
+    event: {
+      id, position: row.pk, kind, rawKind: String(row.modification_type), entityType: String(row.object_type),
+      entityId: row.object_id === null || row.object_id === undefined ? null : String(row.object_id),
+      data, before: null, changes: null, updatedFields: null, tenantId: row.tenant_id ?? null, userId: null, actor: null,
+      createdAt: null, commitTime: null, trace: null,
+    },
+    payload: { position: row.pk },
+    summary: `${String(row.object_type)} ${kind}`,
+  };
+}

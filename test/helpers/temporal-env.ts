@@ -13,7 +13,7 @@ import type { SearchAttributeKey } from '@temporalio/common/lib/search-attribute
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type LogLevel, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { History } from '@temporalio/common/lib/proto-utils';
 
 export type AnySearchAttributeKey = SearchAttributeKey<SearchAttributeType>;
@@ -48,6 +48,7 @@ export function serverExecutablePath(): string {
  */
 export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestWorkflowEnvironment> {
   const { timeSkipping = true, searchAttributes = [] } = options;
+  installQuietRuntime();
   const executable = { type: 'existing-path' as const, path: serverExecutablePath() };
   if (!timeSkipping) {
     return await TestWorkflowEnvironment.createLocal({ server: { executable, searchAttributes } });
@@ -62,6 +63,16 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestW
     }
   }
   return env;
+}
+
+/** Keep worker INFO chatter out of test output; `TEMPORAL_TEST_LOG_LEVEL=DEBUG` brings it back. */
+function installQuietRuntime(): void {
+  const level = (process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'WARN') as LogLevel;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level) });
+  } catch {
+    // Already instantiated in this module registry: keep the existing runtime.
+  }
 }
 
 async function registerSearchAttributes(env: TestWorkflowEnvironment, keys: AnySearchAttributeKey[]): Promise<void> {

@@ -29,7 +29,7 @@ import { createActivities } from './activities';
 import { collectSignals, echo, failWith, patchedThenWait, reportStartInfo, waitForFinish } from './workflows';
 import { addSignal, allCustomSearchAttributes, changeVersionKey, finishSignal, saKeys } from './workflows/definitions';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 let env: TestWorkflowEnvironment;
 

@@ -47,7 +47,7 @@ import {
 } from './workflows';
 import { addSignal, allCustomSearchAttributes, countQuery, finishSignal, fixSignal, saKeys, stepSignal, valuesQuery } from './workflows/definitions';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const HOUR = 3_600_000;
 

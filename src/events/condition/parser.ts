@@ -154,7 +154,7 @@ class Parser {
   }
 
   private parseCall(name: Token): ConditionNode {
-    this.next(); // '('
+    this.next();
     const spec = (FUNCTIONS as Record<string, (typeof FUNCTIONS)[FunctionName] | undefined>)[name.text];
     if (spec === undefined) {
       throw syntaxError(this.source, name.offset, `unknown function '${name.text}'`, `expected one of ${FUNCTION_NAMES}`);

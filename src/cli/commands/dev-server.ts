@@ -1,0 +1,60 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../base';
+import { startEmbeddedTemporal, parseSearchAttributeFlag } from '../../embedded-temporal';
+
+/** `fraiseql-observers dev-server`: the embedded Temporal-compatible server on the wall clock. */
+export default class DevServer extends BaseCommand<typeof DevServer> {
+  static override summary = 'Run the embedded in-memory Temporal-compatible server (not durable)';
+  static override description =
+    'Starts the gRPC server the Temporal SDK and CLI talk to, with all state in memory. Use it for development ' +
+    'and tests; point TEMPORAL_ADDRESS at a real cluster for production. Stops on SIGINT/SIGTERM.';
+  static override examples = ['<%= config.bin %> dev-server', '<%= config.bin %> dev-server --port 7233 --search-attribute EntityType=Keyword'];
+
+  static override flags = {
+    port: Flags.integer({ char: 'p', default: 7233, min: 0, max: 65535, summary: 'Port to listen on (0 = any free port)' }),
+    ip: Flags.string({ default: '127.0.0.1', summary: 'Interface to bind' }),
+    namespace: Flags.string({ char: 'n', default: 'default', summary: 'Namespace to create' }),
+    'search-attribute': Flags.string({ multiple: true, summary: 'Register a custom search attribute, Name=Type (Keyword, KeywordList, Text, Int, Double, Bool, Datetime)' }),
+    'retention-hours': Flags.integer({ default: 24, min: 0, summary: 'How long closed runs are kept' }),
+  };
+
+  public async run(): Promise<{ address: string; namespace: string }> {
+    const searchAttributes: Record<string, ReturnType<typeof parseSearchAttributeFlag>[1]> = {};
+    for (const v of this.flags['search-attribute'] ?? []) {
+      try {
+        const [k, t] = parseSearchAttributeFlag(v);
+        searchAttributes[k] = t;
+      } catch (err) {
+        this.error(err instanceof Error ? err.message : String(err), { exit: 2 });
+      }
+    }
+    let server;
+    try {
+      server = await startEmbeddedTemporal({
+        host: this.flags.ip,
+        port: this.flags.port,
+        namespace: this.flags.namespace,
+        timeSkipping: false,
+        searchAttributes,
+        retentionMs: this.flags['retention-hours'] * 3600_000,
+      });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.error(`could not listen on ${this.flags.ip}:${this.flags.port}: ${msg}`, { exit: 1 });
+    }
+    const info = { address: server.address, namespace: server.namespace };
+    if (!this.jsonEnabled()) {
+      this.log(`Embedded Temporal server listening on ${server.address} (namespace ${server.namespace})`);
+      this.log('State is in memory only: it is lost when this process stops. Press Ctrl-C to stop.');
+    } else {
+      process.stdout.write(`${JSON.stringify(info)}\n`);
+    }
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await server.stop();
+    return info;
+  }
+}
