@@ -11,7 +11,6 @@ import type { ActionInput, EmailAction, EmailResult } from './types';
 const DEFAULT_TIMEOUT_MS = 30_000;
 // Codes nodemailer raises for messages or settings no server will ever accept.
 const PERMANENT_CODES = new Set(['EENVELOPE', 'ECONFIG', 'ENOAUTH', 'EMAXRECIPIENTS']);
-// eslint-disable-next-line no-control-regex
 const LINE_BREAK = /[\r\n\0]/;
 
 function renderField(renderer: TemplateRenderer, template: string, ctx: TemplateContext, what: string): string {

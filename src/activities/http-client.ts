@@ -39,7 +39,6 @@ const ERROR_SNIPPET_BYTES = 512;
 /** A receiver cannot park our retries for longer than this. */
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// eslint-disable-next-line no-control-regex
 const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
 const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization'];
 

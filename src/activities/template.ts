@@ -102,8 +102,9 @@ export class TemplateRenderer {
   private readonly parsed: Record<RenderMode, Map<string, Template[]>> = { text: new Map(), key: new Map(), glob: new Map() };
 
   constructor() {
-    // `templates: {}` keeps {% include %} / {% render %} away from the file system.
-    const base = { strictFilters: true, ownPropertyOnly: true, templates: {}, renderLimit: 1000, parseLimit: 1e6 };
+    // `templates: {}` keeps {% include %} / {% render %} away from the file system. No render time
+    // limit: on a starved CPU a harmless template could exceed it and fail permanently.
+    const base = { strictFilters: true, ownPropertyOnly: true, templates: {}, parseLimit: 1e6, memoryLimit: 1e8 };
     this.engines = {
       text: new Liquid({ ...base, strictVariables: false }),
       key: new Liquid({ ...base, strictVariables: true }),

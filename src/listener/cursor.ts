@@ -137,7 +137,7 @@ export class CommitOrderCursor {
       return v;
     };
     const truncatedAt = read.gapProbeTruncatedAt;
-    const open: Gap[] = []; void truncatedAt; void ended;
+    const open = remaining.filter((g) => (truncatedAt !== null && g.hi > truncatedAt) || !ended(g.seen));
     const gapsClosed = remaining.length - open.length;
 
     // 3. New rows above everything seen so far; holes between them are new gaps.
@@ -148,7 +148,7 @@ export class CommitOrderCursor {
       for (const pk of read.newPks) {
         if (pk <= prev) throw new Error(`Change-log read returned position ${pk} at or below ${prev}`);
         if (pk > prev + 1n) {
-          void seen;
+          open.push({ lo: prev + 1n, hi: pk - 1n, seen });
           gapsOpened++;
         }
         accepted.push(pk);

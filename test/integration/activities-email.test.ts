@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import { InMemoryBreakerStore, closeActivities, createActivities, type EmailAction, type ObserverActivities } from '../../src/activities';
 import { activityEnv, captureLogger, orderEvent, startSmtpReceiver, type SmtpReceiver } from '../helpers/receivers';
 

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities, type SlackAction } from '../../src/activities';
 import { activityEnv, captureLogger, orderEvent, startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
 

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { CircuitBreaker, resolveBreakerConfig, type BreakerPermit } from '../../src/activities/breaker';
 import { InMemoryBreakerStore } from '../../src/activities/breaker-memory';
-import { ActionError, permanent, transient } from '../../src/activities/errors';
+import { type ActionError, permanent, transient } from '../../src/activities/errors';
 import { actionMetrics } from '../../src/activities/metrics';
 
 const T = 'hooks.example.com:443';

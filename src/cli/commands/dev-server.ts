@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base';
-import { startEmbeddedTemporal, parseSearchAttributeFlag } from '../../embedded-temporal';
+import type { SearchAttributeType } from '../../embedded-temporal/visibility-query';
 
 /** `fraiseql-observers dev-server`: the embedded Temporal-compatible server on the wall clock. */
 export default class DevServer extends BaseCommand<typeof DevServer> {
@@ -19,7 +19,9 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
   };
 
   public async run(): Promise<{ address: string; namespace: string }> {
-    const searchAttributes: Record<string, ReturnType<typeof parseSearchAttributeFlag>[1]> = {};
+    // Loaded here, not at the top: oclif loads every command module to list them.
+    const { startEmbeddedTemporal, parseSearchAttributeFlag } = await import('../../embedded-temporal');
+    const searchAttributes: Record<string, SearchAttributeType> = {};
     for (const v of this.flags['search-attribute'] ?? []) {
       try {
         const [k, t] = parseSearchAttributeFlag(v);
