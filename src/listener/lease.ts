@@ -21,6 +21,8 @@ export interface LeaseOptions {
   logger: Logger;
   /** Called once per term when leadership is lost involuntarily. */
   onLost: (reason: string) => void;
+  /** Called when PostgreSQL becomes unreachable for the lease (false) or reachable again (true). */
+  onReachability?: (ok: boolean) => void;
 }
 
 /** Advisory-lock leadership for one listener id. */
@@ -32,6 +34,7 @@ export class LeaderLease {
   private heartbeat: NodeJS.Timeout | null = null;
   private heartbeatStartedAt: number | null = null;
   private closing = false;
+  private failure: string | null = null;
 
   constructor(private readonly opts: LeaseOptions) {
     this.key = advisoryKey('listener', opts.listenerId);
@@ -40,6 +43,11 @@ export class LeaderLease {
   /** True while this process holds the lock. */
   get isHeld(): boolean {
     return this.held;
+  }
+
+  /** Why the last attempt to reach PostgreSQL failed, or null when the lease session works. */
+  get lastError(): string | null {
+    return this.failure;
   }
 
   /** Backend pid of the lease session (to find it in pg_stat_activity), or null. */
@@ -63,6 +71,10 @@ export class LeaderLease {
         if (signal.aborted) break;
         const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [this.key.key]);
         failures = 0;
+        if (this.failure !== null) {
+          this.failure = null;
+          this.opts.onReachability?.(true);
+        }
         if (rows[0]?.ok) {
           if (signal.aborted) {
             await session.query('SELECT pg_advisory_unlock($1::bigint)', [this.key.key]).catch(() => undefined);
@@ -75,6 +87,8 @@ export class LeaderLease {
         await sleep(retryMs, signal);
       } catch (err) {
         this.dropSession();
+        if (this.failure === null) this.opts.onReachability?.(false);
+        this.failure = errInfo(err).message;
         const delay = backoffDelay(failures++, { baseMs: 100, maxMs: retryMs });
         this.opts.logger.warn({ err: errInfo(err), retryInMs: delay }, 'leader lease: cannot reach PostgreSQL');
         await sleep(delay, signal);
@@ -115,8 +129,13 @@ export class LeaderLease {
     opened = session;
     session.on('end', () => this.onSessionFailure(session, 'lease session closed'));
     try {
-      // Make the server notice a vanished leader host within seconds, so its lock is released.
-      await session.query('SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3');
+      // Keepalives make the server notice a vanished leader host within seconds, so its lock is
+      // released. Checkpoint saves go through this session and need no fsync: a save lost in a
+      // server crash only makes the next leader re-read rows, which workflow-id dedup absorbs;
+      // WAL order still guarantees a surviving save never outlives the records written before it.
+      await session.query(
+        'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3; SET synchronous_commit = off',
+      );
       const { rows } = await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       this.session = session;
       this.pid = rows[0]?.pid ?? null;

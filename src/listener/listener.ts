@@ -61,6 +61,8 @@ export interface ChangeLogListener {
   on(event: 'standby', fn: (reason: string) => void): this;
   on(event: 'checkpoint', fn: (position: string) => void): this;
   once(event: 'leader', fn: () => void): this;
+  once(event: 'standby', fn: (reason: string) => void): this;
+  once(event: 'checkpoint', fn: (position: string) => void): this;
 }
 
 /** One listener process for one listener id. */
@@ -98,6 +100,9 @@ export class ChangeLogListener extends EventEmitter {
       heartbeatMs: this.o.heartbeatMs,
       logger: this.logger,
       onLost: (reason) => this.loseLeadership(reason),
+      onReachability: (ok) => {
+        if (!this.term) this.metrics.listenerHealth.set(ok ? 1 : 0);
+      },
     });
   }
 
@@ -194,8 +199,8 @@ export class ChangeLogListener extends EventEmitter {
       unacknowledged: t?.unacknowledged ?? 0,
       notifyConnected: this.notifier?.connected ?? false,
       notifyTrigger: this.table?.hasNotifyTrigger ?? false,
-      healthy: t ? t.healthy : this.state === 'standby' && this.lastError === null,
-      lastError: t?.lastError ?? this.lastError,
+      healthy: t ? t.healthy : this.state === 'standby' && this.lease.lastError === null,
+      lastError: t?.lastError ?? this.lease.lastError ?? this.lastError,
       rlsHidesRows: rlsWarning !== null,
       rlsWarning,
     };

@@ -215,11 +215,15 @@ export class LeaderTerm {
   }
 
   private async dispatch(row: ChangeLogRow, pk: bigint, generation: number): Promise<void> {
-    const decision = this.decide(row);
+    let decision = this.decide(row);
     this.d.metrics.eventsProcessed.inc();
     if (decision.kind === 'skip') {
       this.ack(pk, generation);
       return;
+    }
+    if (decision.kind === 'start' && (typeof decision.event.id !== 'string' || decision.event.id === '')) {
+      // Without an event id the workflow id would collide with every other such row.
+      decision = { kind: 'bad', reason: 'missing_event_id', message: `the row handler produced an event without an id for position ${row.pk}` };
     }
     if (decision.kind === 'start') this.d.metrics.eventsMatched.inc({ entity_type: decision.event.entityType });
     else this.d.metrics.badRows.inc({ reason: decision.reason });
@@ -247,7 +251,7 @@ export class LeaderTerm {
   /** Start until acknowledged; false when the term ended first (the row stays unacknowledged). */
   private async startWorkflow(row: ChangeLogRow, d: StartDecision): Promise<boolean> {
     const workflowId = `${this.d.options.workflowIdPrefix}:${d.event.id}`;
-    const log = this.d.logger.child({ eventId: d.event.id, workflowId, position: row.pk });
+    const ctx = { eventId: d.event.id, workflowId, position: row.pk };
     for (let attempt = 0; ; attempt++) {
       if (this.signal.aborted) return false;
       try {
@@ -258,12 +262,12 @@ export class LeaderTerm {
         }
         if (result === 'started') this.d.metrics.workflowsStarted.inc({ entity_type: d.event.entityType });
         else this.d.metrics.dedupSkips.inc();
-        log.debug({ result }, result === 'started' ? 'workflow started' : 'workflow already started (dedup skip)');
+        if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ ...ctx, result }, result === 'started' ? 'workflow started' : 'workflow already started (dedup skip)');
         return true;
       } catch (err) {
         this.d.metrics.startFailures.inc();
         this.startsFailing = true;
-        this.noteError(`workflow start failed for ${workflowId}: ${(err as Error).message}`, log, attempt);
+        this.noteError(`workflow start failed for ${workflowId}: ${String((err as Error)?.message ?? err)}`, ctx, attempt);
         await sleep(backoffDelay(attempt, { baseMs: 200, maxMs: 30_000 }), this.signal);
       }
     }
@@ -279,7 +283,7 @@ export class LeaderTerm {
         await recordBadRow(this.d.pool, { listenerId: this.d.options.listenerId, pk: row.pk, eventId, reason: d.reason, message: d.message });
         return true;
       } catch (err) {
-        this.noteError(`cannot record bad row ${row.pk}: ${(err as Error).message}`, undefined, attempt);
+        this.noteError(`cannot record bad row ${row.pk}: ${String((err as Error)?.message ?? err)}`, { position: row.pk }, attempt);
         await sleep(backoffDelay(attempt, { baseMs: 200, maxMs: 30_000 }), this.signal);
       }
     }
@@ -425,10 +429,10 @@ export class LeaderTerm {
   }
 
   /** Log (rate-limited for retries), mark unhealthy and record on the checkpoint row (at most every 5 s). */
-  private noteError(message: string, log: Logger = this.d.logger, attempt = 0): void {
+  private noteError(message: string, context: Record<string, unknown> = {}, attempt = 0): void {
     this.lastError = message;
     this.publishHealth();
-    if (attempt < 3 || attempt % 20 === 0) log.warn({ attempt }, message);
+    if (attempt < 3 || attempt % 20 === 0) this.d.logger.warn({ ...context, attempt }, message);
     const now = Date.now();
     const session = this.d.leaseSession();
     if (session && now - this.lastErrorRecordedAt > 5000) {

@@ -62,7 +62,7 @@ describe('listener: failover', () => {
         const pid = leader.status().leaseBackendPid;
         expect(pid).not.toBeNull();
         const killedAt = Date.now();
-        const noticed = new Promise<number>((resolve) => leader.once('standby' as 'leader', () => resolve(Date.now())));
+        const noticed = new Promise<number>((resolve) => leader.once('standby', () => resolve(Date.now())));
         await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
         await standby.whenLeader(5000);
         const takeoverMs = Date.now() - killedAt;
