@@ -282,10 +282,13 @@ export class Namespace implements RunHost {
 
   /** Reject undeclared search attributes, as the real service does. */
   checkSearchAttributes(fields: Record<string, unknown> | null | undefined): void {
-    for (const name of Object.keys(fields ?? {})) {
-      if (!this.searchAttributes.has(name)) {
+    for (const [name, payload] of Object.entries(fields ?? {})) {
+      const type = this.searchAttributes.get(name);
+      if (!type) {
         throw invalidArgument(`Namespace ${this.namespace} has no mapping defined for search attribute ${name}`);
       }
+      const problem = searchAttributeValueProblem(payload, type);
+      if (problem) throw invalidArgument(`invalid value for search attribute ${name} of type ${type}: ${problem}`);
     }
   }
 
@@ -330,4 +333,39 @@ export class Namespace implements RunHost {
     this.chains.clear();
     this.tokens.clear();
   }
+}
+
+/** Why a search-attribute payload does not fit its registered type, or null when it does. */
+export function searchAttributeValueProblem(payload: any, type: SearchAttributeType): string | null {
+  const data: Uint8Array | undefined = payload?.data;
+  if (!data || data.length === 0) return null; // empty = unset
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch {
+    return 'the payload is not JSON';
+  }
+  if (v === null) return null;
+  const values = Array.isArray(v) ? v : [v];
+  if (type !== 'KeywordList' && values.length > 1) return `expected a single value, got ${values.length}`;
+  for (const x of values) {
+    switch (type) {
+      case 'Keyword': case 'Text': case 'KeywordList':
+        if (typeof x !== 'string') return `${JSON.stringify(x)} is not a string`;
+        break;
+      case 'Int':
+        if (typeof x !== 'number' || !Number.isInteger(x)) return `${JSON.stringify(x)} is not an integer`;
+        break;
+      case 'Double':
+        if (typeof x !== 'number') return `${JSON.stringify(x)} is not a number`;
+        break;
+      case 'Bool':
+        if (typeof x !== 'boolean') return `${JSON.stringify(x)} is not a boolean`;
+        break;
+      case 'Datetime':
+        if (typeof x !== 'string' || Number.isNaN(Date.parse(x))) return `${JSON.stringify(x)} is not an RFC 3339 time`;
+        break;
+    }
+  }
+  return null;
 }

@@ -53,20 +53,17 @@ export interface ListenerStatus {
 }
 
 /**
- * Listener events: `leader` (this process became leader), `standby` (lost or gave up leadership,
- * with a reason), `checkpoint` (saved position).
+ * Listener events: `leader` (this process became leader), `standby` (lost leadership
+ * involuntarily, with the reason), `checkpoint` (a saved position).
  */
-export interface ChangeLogListener {
-  on(event: 'leader', fn: () => void): this;
-  on(event: 'standby', fn: (reason: string) => void): this;
-  on(event: 'checkpoint', fn: (position: string) => void): this;
-  once(event: 'leader', fn: () => void): this;
-  once(event: 'standby', fn: (reason: string) => void): this;
-  once(event: 'checkpoint', fn: (position: string) => void): this;
+export interface ListenerEvents {
+  leader: [];
+  standby: [reason: string];
+  checkpoint: [position: string];
 }
 
 /** One listener process for one listener id. */
-export class ChangeLogListener extends EventEmitter {
+export class ChangeLogListener extends EventEmitter<ListenerEvents> {
   private readonly o: ResolvedListenerOptions;
   private readonly logger: Logger;
   private readonly metrics: ListenerMetrics;

@@ -75,6 +75,7 @@ export class LeaderTerm {
   private lastError: string | null = null;
   private lastErrorRecordedAt = 0;
   private lastPruneAt = 0;
+  private warnedHeadBehind = false;
 
   constructor(private readonly d: TermDeps) {}
 
@@ -193,6 +194,10 @@ export class LeaderTerm {
     // Registered before any await so the safe point never passes a row that is read but not yet dispatched.
     for (const pk of advance.accepted) this.unacked.add(pk);
     this.head = out.head;
+    if (out.head !== null && out.head < this.saved && !this.warnedHeadBehind) {
+      this.warnedHeadBehind = true;
+      this.d.logger.warn({ head: out.head.toString(), checkpoint: this.saved.toString() }, 'the change log ends below the checkpoint (table truncated with RESTART IDENTITY?): new rows stay unread until `checkpoint set` moves it back');
+    }
     if (advance.gapsOpened || advance.gapsClosed) {
       this.d.logger.debug({ opened: advance.gapsOpened, filled: advance.gapsFilled, closed: advance.gapsClosed, open: cursor.gaps.length }, 'gaps changed');
     }

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client, Pool } from 'pg';
+import type { ChangeLogRow } from '../../src/events/types';
+import type { RowDecision } from '../../src/listener/types';
 
 /** Server used by the tests; override with TEST_DATABASE_URL (any database on the server). */
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -107,7 +109,7 @@ const KINDS: Record<string, 'INSERT' | 'UPDATE' | 'DELETE' | 'CUSTOM'> = {
  * `skip` for object type `Ignored`, `bad` (reason `unknown_modification_type`) otherwise.
  * The event id is the row's uuid, or `pk-<pk>` for tables without one.
  */
-export function stubRowHandler(row: import('../../src/events/types').ChangeLogRow): import('../../src/listener/types').RowDecision {
+export function stubRowHandler(row: ChangeLogRow): RowDecision {
   const kind = typeof row.modification_type === 'string' ? KINDS[row.modification_type] : undefined;
   if (!kind) {
     return { kind: 'bad', reason: 'unknown_modification_type', message: `unknown modification_type ${JSON.stringify(row.modification_type)} at position ${row.pk}` };

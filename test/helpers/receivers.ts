@@ -35,7 +35,11 @@ export interface HttpReceiver {
 /** Starts an HTTP server on 127.0.0.1 that records every request with its full body. */
 export async function startHttpReceiver(responder?: Responder): Promise<HttpReceiver> {
   const requests: RecordedRequest[] = [];
-  let current: Responder = responder ?? ((_req, res) => res.end('ok'));
+  let current: Responder =
+    responder ??
+    ((_req, res) => {
+      res.end('ok');
+    });
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -144,9 +148,11 @@ export function captureLogger(): { log: pino.Logger; text(): string; lines(): Ar
 
 const silent: TemporalLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-/** A `MockActivityEnvironment` that does not print every expected failure. */
-export function activityEnv(attempt = 1): MockActivityEnvironment {
-  return new MockActivityEnvironment({ attempt }, { logger: silent });
+/** Runs activities in a `MockActivityEnvironment` that does not print every expected failure. */
+export function activityEnv(attempt = 1): { run<I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> } {
+  const env = new MockActivityEnvironment({ attempt }, { logger: silent });
+  // Typed from the activity (the SDK's signature infers from the arguments and loses the result type).
+  return { run: (fn, input) => env.run(fn, input) };
 }
 
 /** A change event for Order `<uuid>` (UPDATE of status), with overrides. */

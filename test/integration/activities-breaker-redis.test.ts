@@ -165,7 +165,9 @@ describe('webhook activities on two workers sharing a Redis breaker', () => {
     expect(receiver.requests).toHaveLength(3);
     expect(await gauge(w2)).toBe(1);
 
-    receiver.respond((_req, res) => res.end('ok'));
+    receiver.respond((_req, res) => {
+      res.end('ok');
+    });
     await new Promise((r) => setTimeout(r, Number(refused.nextRetryDelay) + 50));
     await expect(attempt(w2)).resolves.toMatchObject({ status_code: 200 });
     expect(await gauge(w2)).toBe(0);

@@ -118,9 +118,7 @@ describe('checkpoint store', () => {
     expect(set.error).toBeUndefined();
     expect(set.result).toMatchObject({ previous: null, position: '20', runningLeaderPid: null });
 
-    const show = await captureOutput<{ checkpoints: Array<{ listenerId: string; lastProcessedId: string; lag: string }> }>(() =>
-      CheckpointShow.run(['--database-url', db.url, '--listener-id', 'cli', '--json'], ROOT),
-    );
+    const show = await runCli<{ checkpoints: Array<{ listenerId: string; lastProcessedId: string; lag: string }> }>(CheckpointShow, ['--database-url', db.url, '--listener-id', 'cli', '--json']);
     expect(show.result?.checkpoints).toEqual([expect.objectContaining({ listenerId: 'cli', lastProcessedId: '20', lag: '5', head: '25' })]);
 
     const human = await runCli(CheckpointShow, ['--database-url', db.url]);

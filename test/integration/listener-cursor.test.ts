@@ -2,7 +2,7 @@
 import { CommitOrderCursor, type CursorRead } from '../../src/listener/cursor';
 import { parseSnapshot } from '../../src/listener/snapshot';
 
-function read(p: Partial<CursorRead> & { snap?: string; active?: string[] }): CursorRead {
+function read(p: Partial<Omit<CursorRead, 'active'>> & { snap?: string; active?: string[] }): CursorRead {
   return {
     snapshot: parseSnapshot(p.snap ?? '100:100:'),
     active: new Set(p.active ?? []),

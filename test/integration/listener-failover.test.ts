@@ -11,7 +11,7 @@ import { createTestDatabase, stubRowHandler, waitFor, type TestDatabase } from '
 
 jest.setTimeout(120_000);
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('listener: failover', () => {
   let db: TestDatabase;

@@ -12,7 +12,7 @@ import { createTestDatabase, stubRowHandler, waitFor, type TestDatabase } from '
 
 jest.setTimeout(120_000);
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Bookkeeping shared by the writers and the sampler. */
 class Ledger {

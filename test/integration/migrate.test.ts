@@ -135,9 +135,7 @@ describe('migrations', () => {
   });
 
   it('migrate command: --dry-run --json lists pending migrations', async () => {
-    const { result, error } = await captureOutput<{ dryRun: boolean; steps: Array<{ status: string }> }>(() =>
-      Migrate.run(['--database-url', db.url, '--dry-run', '--json'], ROOT),
-    );
+    const { result, error } = await runCli<{ dryRun: boolean; steps: Array<{ status: string }> }>(Migrate, ['--database-url', db.url, '--dry-run', '--json']);
     expect(error).toBeUndefined();
     expect(result?.dryRun).toBe(true);
     expect(result?.steps.every((s) => s.status === 'pending')).toBe(true);

@@ -10,7 +10,6 @@ import {
   eventTypeName,
   eventTypes,
   num,
-  rejectionOf,
   runWorker,
   uniqueTaskQueue,
   uniqueWorkflowId,

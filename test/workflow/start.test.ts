@@ -11,7 +11,7 @@ import {
   type WorkflowIdConflictPolicy,
   type WorkflowIdReusePolicy,
 } from '@temporalio/client';
-import { defaultPayloadConverter, defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   createTestEnv,
