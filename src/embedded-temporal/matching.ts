@@ -7,13 +7,14 @@
 
 /** A queued unit of work. `take()` returns the poll response, or null when the task is stale. */
 export interface DispatchableTask<R> {
-  take(pollIdentity: string): R | null;
+  take(pollerIdentity: string): R | null;
 }
 
 interface Poller<R> {
   resolve(r: R | null): void;
   isCancelled(): boolean;
   workerKey: string;
+  identity: string;
   done: boolean;
   timer: NodeJS.Timeout | null;
 }
@@ -64,7 +65,7 @@ export class TaskQueues<R> {
         this.finish(p, null);
         continue;
       }
-      const r = task.take(p.workerKey);
+      const r = task.take(p.identity);
       if (r === null) return; // stale: nothing to hand out
       this.finish(p, r);
       return;
@@ -76,7 +77,7 @@ export class TaskQueues<R> {
    * Long-poll for a task. Resolves with a response, or null on timeout / worker shutdown.
    * `isCancelled` is consulted before a task is handed over.
    */
-  poll(key: string, workerKey: string, isCancelled: () => boolean, onCancel: (cb: () => void) => void): Promise<R | null> {
+  poll(key: string, workerKey: string, isCancelled: () => boolean, onCancel: (cb: () => void) => void, identity = workerKey): Promise<R | null> {
     const q = this.queue(key);
     if (workerKey && this.shutdownKeys.has(workerKey)) return Promise.resolve(null);
     for (;;) {
@@ -86,11 +87,11 @@ export class TaskQueues<R> {
         q.tasks.splice(q.head, 0, t); // put it back in front
         return Promise.resolve(null);
       }
-      const r = t.take(workerKey);
+      const r = t.take(identity);
       if (r !== null) return Promise.resolve(r);
     }
     return new Promise<R | null>((resolve) => {
-      const p: Poller<R> = { resolve, isCancelled, workerKey, done: false, timer: null };
+      const p: Poller<R> = { resolve, isCancelled, workerKey, identity, done: false, timer: null };
       p.timer = setTimeout(() => this.finish(p, null), this.pollTimeoutMs);
       q.pollers.push(p);
       onCancel(() => {

@@ -427,7 +427,9 @@ export class WorkflowRun {
       this.endWorkflowTask();
       this.flushBuffered();
       this.scheduleWorkflowTask();
-      return [];
+      // The real service answers INVALID_ARGUMENT; core recognises the exact message
+      // "UnhandledCommand", evicts its cached run and replays with the new events.
+      throw invalidArgument(invalid ? invalid.message : 'UnhandledCommand');
     }
 
     const completed = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, now, {

@@ -31,7 +31,7 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     const key = sticky ? `sticky\u0000${queueKey(n.namespace, req.taskQueue.name)}` : queueKey(n.namespace, req.taskQueue.name);
     const queues = kind === 'workflow' ? state.workflowQueues : state.activityQueues;
     const workerKey: string = req.workerInstanceKey || '';
-    const r = await queues.poll(key, workerKey || req.identity || '', () => call.cancelled, (cb) => call.on('cancelled', cb));
+    const r = await queues.poll(key, workerKey || req.identity || '', () => call.cancelled, (cb) => call.on('cancelled', cb), req.identity || '');
     return r ?? {};
   };
 

@@ -247,7 +247,7 @@ export async function parallelRendezvous(ids: string[]): Promise<string[]> {
 export async function cancelRunningActivity(): Promise<string> {
   const acts = proxyActivities<TestActivities>({
     startToCloseTimeout: '1 minute',
-    heartbeatTimeout: '2s',
+    heartbeatTimeout: '10s',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { maximumAttempts: 1 },
   });
