@@ -13,7 +13,7 @@ describe('embedded server retention', () => {
   let client: Client;
 
   beforeAll(async () => {
-    server = await startEmbeddedTemporal({ port: 0, retentionMs: 1500, maxClosedRuns: 100 });
+    server = await startEmbeddedTemporal({ port: 0, retentionMs: 6000, maxClosedRuns: 100 });
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection });
   });
@@ -29,7 +29,7 @@ describe('embedded server retention', () => {
     await expect(client.workflow.start('anything', opts)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
     expect((await h.describe()).status.name).toBe('TERMINATED');
 
-    await new Promise((r) => setTimeout(r, 3000)); // past retention (the sweeper runs every 250 ms here)
+    await new Promise((r) => setTimeout(r, 8000)); // past retention (the sweeper runs every 600 ms here)
     await expect(client.workflow.getHandle('retained-1', h.firstExecutionRunId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
     const again = await client.workflow.start('anything', opts);
     expect(again.firstExecutionRunId).not.toBe(h.firstExecutionRunId);
