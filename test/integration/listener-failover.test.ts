@@ -15,6 +15,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('listener: failover', () => {
   let db: TestDatabase;
+  // Run even when a test fails, so a failure never leaves listeners or loops running.
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
   let writer: Client;
   beforeAll(async () => {
     db = await createTestDatabase('failover');
@@ -30,6 +35,9 @@ describe('listener: failover', () => {
   it('hands over within 5 s when the leader session dies, losing and duplicating nothing', async () => {
     const committed = new Set<string>();
     let writing = true;
+    cleanups.push(() => {
+      writing = false;
+    });
     const writing$ = (async () => {
       while (writing) {
         const { rows } = await writer.query<{ id: string }>(
@@ -49,6 +57,7 @@ describe('listener: failover', () => {
       });
     const a = make('a');
     const b = make('b');
+    cleanups.push(() => a.kill(), () => b.kill());
     try {
       await a.start();
       await a.whenLeader();

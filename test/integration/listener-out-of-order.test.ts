@@ -45,6 +45,11 @@ class Ledger {
 
 describe('listener: out-of-order commits', () => {
   let db: TestDatabase;
+  // Run even when a test fails, so a failure never leaves listeners or loops running.
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
   const clients: Client[] = [];
   beforeAll(async () => {
     db = await createTestDatabase('ooo');
@@ -69,6 +74,7 @@ describe('listener: out-of-order commits', () => {
       connectionString: db.url, listenerId: 'ooo', handler: stubRowHandler, starter, logger,
       pollIntervalMs: 25, batchSize: 40, checkpointIntervalMs: 5, maxStartsInFlight: 16,
     });
+    cleanups.push(() => listener.kill());
     await listener.start();
     await listener.whenLeader();
 
@@ -76,6 +82,9 @@ describe('listener: out-of-order commits', () => {
     // that was open in both looks.
     const violations: string[] = [];
     let sampling = true;
+    cleanups.push(() => {
+      sampling = false;
+    });
     const sampler = (async () => {
       while (sampling) {
         const before = new Map(ledger.open);
@@ -94,6 +103,7 @@ describe('listener: out-of-order commits', () => {
     const longGate = new Promise<void>((r) => {
       releaseLong = r;
     });
+    cleanups.push(() => releaseLong());
     const longTx = (async () => {
       await longClient.query('BEGIN');
       const { rows } = await longClient.query<{ pk: string; id: string }>(

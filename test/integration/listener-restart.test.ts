@@ -16,6 +16,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('listener: restart at any point', () => {
   let db: TestDatabase;
+  // Run even when a test fails, so a failure never leaves listeners or loops running.
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
   const clients: Client[] = [];
   beforeAll(async () => {
     db = await createTestDatabase('restart');
@@ -30,6 +35,9 @@ describe('listener: restart at any point', () => {
     const committed = new Map<string, string>(); // event id -> pk
     const rolledBack = new Set<string>();
     let writing = true;
+    cleanups.push(() => {
+      writing = false;
+    });
     const writers = await Promise.all(
       Array.from({ length: 6 }, async () => {
         const c = new Client({ connectionString: db.url });
@@ -68,6 +76,7 @@ describe('listener: restart at any point', () => {
     const checkpoints: bigint[] = [];
     for (let round = 0; round < 15; round++) {
       const l = new ChangeLogListener(options);
+      cleanups.push(() => l.kill());
       await l.start();
       await l.whenLeader(10_000);
       await sleep(50 + Math.floor(Math.random() * 250));
@@ -78,6 +87,7 @@ describe('listener: restart at any point', () => {
     await writing$;
 
     const final = new ChangeLogListener(options);
+    cleanups.push(() => final.kill());
     await final.start();
     const maxCommitted = [...committed.values()].map(BigInt).reduce((a, b) => (a > b ? a : b), 0n);
     await waitFor('final listener to catch up', async () => BigInt((await readCheckpoint(db.pool, 'restart'))?.lastProcessedId ?? '0') >= maxCommitted, 60_000);

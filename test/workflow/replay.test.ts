@@ -5,9 +5,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DeterminismViolationError, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
 import {
   createTestEnv,
   eventTypeName,
@@ -85,8 +87,29 @@ async function recordScenarios(): Promise<Recorded[]> {
 const fixturePath = (name: string): string => path.join(fixturesDir, `${name}.json`);
 const fixtureNames = ['replay-sample-run1', 'replay-sample-run2', 'cancel-with-cleanup', 'workflow-task-failure', 'signals-racing-completion'];
 
+/**
+ * Fixture format: the protobuf-encoded history (base64), plus the event types for a reader.
+ * (The SDK's historyToJSON needs its own protobufjs instance, which a fetched history is not.)
+ */
+interface Fixture { workflowType: string; eventTypes: string[]; historyBase64: string }
+
+function encodeFixture(history: History): string {
+  const bytes = temporal.api.history.v1.History.encode(history as temporal.api.history.v1.IHistory).finish();
+  const f: Fixture = {
+    workflowType: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
+    eventTypes: (history.events ?? []).map((e) => eventTypeName(e)),
+    historyBase64: Buffer.from(bytes).toString('base64'),
+  };
+  return `${JSON.stringify(f, null, 2)}\n`;
+}
+
+function decodeFixture(text: string): History {
+  const f = JSON.parse(text) as Fixture;
+  return temporal.api.history.v1.History.decode(Buffer.from(f.historyBase64, 'base64')) as History;
+}
+
 function loadFixture(name: string): History {
-  return historyFromJSON(JSON.parse(readFileSync(fixturePath(name), 'utf8')));
+  return decodeFixture(readFileSync(fixturePath(name), 'utf8'));
 }
 
 test('fresh histories replay, and are recorded as fixtures when absent', async () => {
@@ -95,12 +118,12 @@ test('fresh histories replay, and are recorded as fixtures when absent', async (
   const bundle = await workflowBundle();
   for (const { name, history } of recorded) {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle, replayName: name }, history, name)).resolves.toBeUndefined();
-    // Fixtures hold the JSON form; prove the round trip is lossless for replay before writing one.
-    const json = historyToJSON(history);
-    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, historyFromJSON(JSON.parse(json)), name)).resolves.toBeUndefined();
+    // Prove the fixture round trip is lossless for replay before writing one.
+    const text = encodeFixture(history);
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, decodeFixture(text), name)).resolves.toBeUndefined();
     if (!existsSync(fixturePath(name))) {
       mkdirSync(fixturesDir, { recursive: true });
-      writeFileSync(fixturePath(name), `${JSON.stringify(JSON.parse(json), null, 2)}\n`);
+      writeFileSync(fixturePath(name), text);
     }
   }
 });
