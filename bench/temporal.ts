@@ -3,7 +3,7 @@
  * real SDK worker and client (wall-clock mode, one worker), for a workflow of three parallel
  * activities. The server runs as its own process so its peak RSS is measured alone.
  *
- * Options (env): BENCH_WORKFLOWS (default 3000), BENCH_CONCURRENCY (default 200).
+ * Options (env): BENCH_WORKFLOWS (default 1000), BENCH_CONCURRENCY (default 50).
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -56,8 +56,8 @@ async function runPhase(client: Client, taskQueue: string, label: string, n: num
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.env.BENCH_WORKFLOWS ?? 3000);
-  const conc = Number(process.env.BENCH_CONCURRENCY ?? 200);
+  const n = Number(process.env.BENCH_WORKFLOWS ?? 1000);
+  const conc = Number(process.env.BENCH_CONCURRENCY ?? 50);
   Runtime.install({ logger: new (require('@temporalio/worker').DefaultLogger)('WARN') });
   const port = await freePort();
   const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
@@ -71,8 +71,7 @@ async function main(): Promise<void> {
     const taskQueue = 'bench-temporal';
     const worker = await Worker.create({
       connection: nativeConnection, taskQueue, workflowBundle, activities,
-      maxConcurrentWorkflowTaskExecutions: 200, maxConcurrentActivityTaskExecutions: 1000,
-      maxCachedWorkflows: 2000,
+      maxCachedWorkflows: Number(process.env.BENCH_CACHED_WORKFLOWS ?? 1000),
     });
     const results: Result[] = [];
     await worker.runUntil(async () => {

@@ -76,7 +76,8 @@ describe('listener: failover', () => {
         await standby.whenLeader(5000);
         const takeoverMs = Date.now() - killedAt;
         expect(takeoverMs).toBeLessThan(5000);
-        expect((await noticed) - killedAt).toBeLessThan(1000);
+        // Event-driven (the session's error/end), so well under a second on an idle machine; loose for loaded CI.
+        expect((await noticed) - killedAt).toBeLessThan(2000);
         expect(leader.status().isLeader).toBe(false);
         await sleep(500);
       }
