@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type ServerClock, type TimerHandle } from './clock';
-import { attrs, approxSize, CLOSE_EVENTS, type HistoryEvent, makeEvent } from './history';
+import { attrs, approxSize, type HistoryEvent, makeEvent } from './history';
 import { type TaskQueues } from './matching';
 import {
   durationFromMs, enums, failedPrecondition, invalidArgument, msFromDuration, notFound, num, optMs, tsFromMs,
