@@ -3,8 +3,16 @@
  * The input is a snapshot taken by the listener at match time, so later config changes never
  * alter a running workflow.
  */
+import type { ActionResult, ActionType } from '../activities/types';
 import type { ChangeEvent } from '../events/types';
+import type { FailurePolicy } from '../config/observers';
 import type { ObserverMatch } from '../events/match';
+
+/** The workflow type name the listener and `dlq retry` start. */
+export const PROCESS_CHANGE_EVENT = 'processChangeEvent';
+
+/** `ApplicationFailure.type` of a run that ends Failed because actions failed (a DLQ entry). */
+export const ACTIONS_FAILED = 'ActionsFailed';
 
 export interface ProcessChangeEventInput {
   event: ChangeEvent;
@@ -13,10 +21,61 @@ export interface ProcessChangeEventInput {
   conditionErrors: Array<{ observer: string; message: string }>;
   /** When the listener read the row (ISO-8601). */
   readAt: string;
+  /**
+   * Set by `dlq retry`: this run re-runs only `actionKeys` (the failed actions of `previousRunId`);
+   * every other action is carried over from `carried` as already done and is not called again.
+   */
+  retry?: DlqRetry;
 }
 
+export interface DlqRetry {
+  previousRunId: string;
+  /** Action keys to run again. */
+  actionKeys: string[];
+  /** The outcomes of actions that already succeeded in earlier runs (copied into this run's result). */
+  carried: ActionOutcome[];
+  /** 1 for the first DLQ retry of this workflow id, 2 for the next, ... */
+  retryNumber: number;
+}
+
+/** What happened to one action in a run. */
+export interface ActionOutcome {
+  /** `<observer>:<index>`: names the action in results, idempotency keys and DLQ retries. */
+  key: string;
+  observer: string;
+  type: ActionType;
+  /**
+   * succeeded: this run called it and it succeeded; carried: it succeeded in an earlier run
+   * (DLQ retry) and was not called again; failed: permanent failure or retries exhausted.
+   */
+  status: 'succeeded' | 'carried' | 'failed';
+  failurePolicy: FailurePolicy;
+  /** Attempts this run made (0 for carried). */
+  attempts: number;
+  /** The activity result, on success. */
+  result?: ActionResult;
+  /** On failure: the error type (e.g. HttpClientError), its last message and Temporal's retry state. */
+  error?: { type: string; message: string; retryState?: string; nonRetryable: boolean };
+}
+
+/**
+ * The run's summary: the workflow result on success, and the single `details` entry of the
+ * `ActionsFailed` ApplicationFailure when a `dlq` observer's action failed.
+ */
 export interface ProcessChangeEventResult {
   eventId: string;
+  entityType: string;
+  entityId: string | null;
+  kind: string;
+  /**
+   * succeeded: every action succeeded (or was carried); tolerated: some failed, all of them under a
+   * `log` / `alert` failure policy; failed: a `dlq` observer's action failed (the run fails).
+   */
+  status: 'succeeded' | 'tolerated' | 'failed';
   observers: string[];
-  actions: number;
+  actions: ActionOutcome[];
+  /** Keys of the failed actions (any policy). */
+  failedActions: string[];
+  /** Present on a DLQ retry run. */
+  retryNumber?: number;
 }
