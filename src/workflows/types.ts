@@ -26,6 +26,23 @@ export interface ProcessChangeEventInput {
    * every other action is carried over from `carried` as already done and is not called again.
    */
   retry?: DlqRetry;
+  /**
+   * Per-entity ordering: the workflow id of the previous event of the same entity that a
+   * `per_entity` observer matched. The run waits (activity `awaitPredecessor`) until that workflow
+   * has closed before running its `per_entity` observers' actions.
+   */
+  predecessorWorkflowId?: string;
+}
+
+/** Input of the `awaitPredecessor` activity (implemented in `src/activities/ordering.ts`). */
+export interface AwaitPredecessorInput {
+  workflowId: string;
+}
+
+/** Result of `awaitPredecessor`: how the predecessor ended ('not_found' when it is unknown or no longer retained). */
+export interface AwaitPredecessorResult {
+  status: 'completed' | 'failed' | 'terminated' | 'cancelled' | 'timed_out' | 'continued_as_new' | 'not_found';
+  waitedMs: number;
 }
 
 export interface DlqRetry {
