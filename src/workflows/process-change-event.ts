@@ -1,13 +1,17 @@
 /**
- * `processChangeEvent`: one workflow per matched change event. This first version records the
- * event and the observers that matched it; the action-running version replaces its body.
+ * `processChangeEvent`: placeholder while the action-running version is written (same contract).
  */
 import type { ProcessChangeEventInput, ProcessChangeEventResult } from './types';
 
 export async function processChangeEvent(input: ProcessChangeEventInput): Promise<ProcessChangeEventResult> {
   return {
     eventId: input.event.id,
+    entityType: input.event.entityType,
+    entityId: input.event.entityId,
+    kind: input.event.kind,
+    status: 'succeeded',
     observers: input.matches.map((m) => m.observer),
-    actions: input.matches.reduce((n, m) => n + m.actions.length, 0),
+    actions: [],
+    failedActions: [],
   };
 }
