@@ -149,4 +149,54 @@ describe('migrations', () => {
     expect(error?.message).not.toContain('s3cret');
     expect(error?.oclif?.exit).toBe(2);
   });
+
+  describe('migrate command: the change-log table comes from CHANGE_LOG_TABLE, as for the listener', () => {
+    const saved = process.env.CHANGE_LOG_TABLE;
+    afterEach(() => {
+      if (saved === undefined) delete process.env.CHANGE_LOG_TABLE;
+      else process.env.CHANGE_LOG_TABLE = saved;
+    });
+
+    it('uses CHANGE_LOG_TABLE when --table is not given', async () => {
+      process.env.CHANGE_LOG_TABLE = 'app.Change_Log';
+      const { result, error } = await runCli<{ changeLogTable: string; steps: Array<{ key: string }> }>(Migrate, ['--database-url', db.url]);
+      expect(error).toBeUndefined();
+      // Lower-cased as PostgreSQL folds unquoted names, exactly as the config module does.
+      expect(result?.changeLogTable).toBe('app.change_log');
+      expect(await exists(db, 'app.change_log')).toBe(true);
+      expect(await exists(db, 'core.tb_entity_change_log')).toBe(false);
+    });
+
+    it('lets --table override CHANGE_LOG_TABLE', async () => {
+      process.env.CHANGE_LOG_TABLE = 'app.change_log';
+      const { result, error } = await runCli<{ changeLogTable: string }>(Migrate, ['--database-url', db.url, '--table', 'other.log', '--dry-run']);
+      expect(error).toBeUndefined();
+      expect(result?.changeLogTable).toBe('other.log');
+    });
+
+    it('rejects a bad name, naming the variable or the flag it came from', async () => {
+      process.env.CHANGE_LOG_TABLE = 'a.b.c';
+      const fromEnv = await runCli(Migrate, ['--database-url', db.url, '--dry-run']);
+      expect(fromEnv.error?.message).toBe("env.CHANGE_LOG_TABLE: expected [schema.]table with plain identifiers, got 'a.b.c'");
+      expect(fromEnv.error?.oclif?.exit).toBe(2);
+      const fromFlag = await runCli(Migrate, ['--database-url', db.url, '--table', 'x; drop table y', '--dry-run']);
+      expect(fromFlag.error?.message).toBe("--table: expected [schema.]table with plain identifiers, got 'x; drop table y'");
+    });
+
+    it('says how to give a database when there is none', async () => {
+      const savedUrl = process.env.DATABASE_URL;
+      delete process.env.DATABASE_URL;
+      try {
+        const { error } = await runCli(Migrate, ['--dry-run']);
+        expect(error?.message).toBe('DATABASE_URL: no database given: pass --database-url or set DATABASE_URL');
+      } finally {
+        if (savedUrl !== undefined) process.env.DATABASE_URL = savedUrl;
+      }
+    });
+
+    it('documents the variable in its help', () => {
+      expect(Migrate.flags.table.description).toContain('$CHANGE_LOG_TABLE');
+      expect(Migrate.flags.table.description).toContain('core.tb_entity_change_log');
+    });
+  });
 });

@@ -1,7 +1,8 @@
 import { BaseCommand, Flags } from '../base';
 import { DatabaseUnreachableError, describeDatabaseUrl, explainConnectionError } from '../../db/errors';
-import { DEFAULT_CHANGE_LOG_TABLE, type MigrateResult, migrate } from '../../db/migrate';
+import { type MigrateResult, migrate } from '../../db/migrate';
 import { createPool } from '../../db/pool';
+import { resolveCommandSettings, SettingsError, type CommandSettings } from '../../listener/settings';
 
 /** `fraiseql-observers migrate`: create the change log (if absent), checkpoints, bad-row log and NOTIFY trigger. */
 export default class Migrate extends BaseCommand<typeof Migrate> {
@@ -9,19 +10,27 @@ export default class Migrate extends BaseCommand<typeof Migrate> {
   static override description = `Creates, only where absent: the change-log table with the FraiseQL contract's columns (an existing table is used as it is), the checkpoint table and its history, the bad-row log, and a statement-level NOTIFY trigger on the change-log table (skipped when one already notifies the channel, or with --no-notify-trigger).`;
   static override examples = ['<%= config.bin %> migrate --dry-run', '<%= config.bin %> migrate --database-url postgres://app@db:5432/app --json'];
   static override flags = {
-    'database-url': Flags.string({ env: 'DATABASE_URL', description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
-    table: Flags.string({ env: 'FRAISEQL_CHANGE_LOG_TABLE', default: DEFAULT_CHANGE_LOG_TABLE, description: 'change-log table to create when absent' }),
+    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
+    table: Flags.string({
+      description: 'change-log table, [schema.]table: created when absent, given the NOTIFY trigger (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log, as for the listener)',
+    }),
     'notify-trigger': Flags.boolean({ default: true, allowNo: true, description: 'install the NOTIFY trigger on the change-log table when it has none' }),
     'dry-run': Flags.boolean({ default: false, description: 'list pending migrations without applying them' }),
   };
 
   public async run(): Promise<MigrateResult> {
-    const url = this.flags['database-url'];
-    if (!url) this.error('No database given: pass --database-url or set DATABASE_URL', { exit: 2 });
+    let settings: CommandSettings;
+    try {
+      settings = resolveCommandSettings(process.env, { databaseUrl: this.flags['database-url'], table: this.flags.table });
+    } catch (err) {
+      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
+      throw err;
+    }
+    const url = settings.databaseUrl;
     const pool = createPool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
     let result: MigrateResult;
     try {
-      result = await migrate({ pool, changeLogTable: this.flags.table, notifyTrigger: this.flags['notify-trigger'], dryRun: this.flags['dry-run'] });
+      result = await migrate({ pool, changeLogTable: settings.changeLogTable.qualified, notifyTrigger: this.flags['notify-trigger'], dryRun: this.flags['dry-run'] });
     } catch (err) {
       const e = explainConnectionError(err, url);
       if (e instanceof DatabaseUnreachableError) this.error(e.message, { exit: 2 });

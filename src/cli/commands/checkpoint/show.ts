@@ -1,10 +1,10 @@
 import { BaseCommand, Flags } from '../../base';
 import { DatabaseUnreachableError, explainConnectionError } from '../../../db/errors';
-import { DEFAULT_CHANGE_LOG_TABLE } from '../../../db/migrate';
 import { createPool } from '../../../db/pool';
 import { checkpointHistory, listCheckpoints, readCheckpoint, type CheckpointHistoryRecord, type CheckpointRecord } from '../../../listener/checkpoint-store';
 import { inspectChangeLogTable } from '../../../listener/table-info';
 import { quoteIdent } from '../../../db/identifiers';
+import { resolveCommandSettings, SettingsError } from '../../../listener/settings';
 
 /** A checkpoint with how far it is behind the change log. */
 export interface CheckpointView extends CheckpointRecord {
@@ -24,15 +24,21 @@ export default class CheckpointShow extends BaseCommand<typeof CheckpointShow> {
   static override summary = 'Show listener checkpoints and their lag behind the change log';
   static override examples = ['<%= config.bin %> checkpoint show', '<%= config.bin %> checkpoint show --listener-id orders --history 10 --json'];
   static override flags = {
-    'database-url': Flags.string({ env: 'DATABASE_URL', description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
-    table: Flags.string({ env: 'FRAISEQL_CHANGE_LOG_TABLE', default: DEFAULT_CHANGE_LOG_TABLE, description: 'change-log table (for the lag)' }),
+    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
+    table: Flags.string({ description: 'change-log table, for the lag (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log)' }),
     'listener-id': Flags.string({ description: 'only this listener' }),
     history: Flags.integer({ default: 0, min: 0, max: 1000, description: 'also show this many recent moves (needs --listener-id)' }),
   };
 
   public async run(): Promise<CheckpointShowResult> {
-    const url = this.flags['database-url'];
-    if (!url) this.error('No database given: pass --database-url or set DATABASE_URL', { exit: 2 });
+    let settings;
+    try {
+      settings = resolveCommandSettings(process.env, { databaseUrl: this.flags['database-url'], table: this.flags.table });
+    } catch (err) {
+      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
+      throw err;
+    }
+    const url = settings.databaseUrl;
     const id = this.flags['listener-id'];
     if (this.flags.history > 0 && !id) this.error('--history needs --listener-id', { exit: 2 });
     const pool = createPool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
@@ -42,7 +48,7 @@ export default class CheckpointShow extends BaseCommand<typeof CheckpointShow> {
       if (id && records.length === 0) this.error(`Listener ${id} has no checkpoint yet`, { exit: 1 });
       let head: string | null = null;
       try {
-        const info = await inspectChangeLogTable(pool, this.flags.table, 'fraiseql_events');
+        const info = await inspectChangeLogTable(pool, settings.changeLogTable.qualified, 'fraiseql_events');
         const { rows } = await pool.query<{ head: string | null }>(`SELECT max(${quoteIdent(info.cursorColumn)})::text AS head FROM ${info.sql}`);
         head = rows[0]?.head ?? null;
       } catch (err) {
