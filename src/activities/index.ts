@@ -27,6 +27,7 @@ import { executeSlack } from './slack';
 import { type Resolver, SsrfGuard } from './ssrf';
 import { TemplateRenderer } from './template';
 import type {
+  ActionFailureDetails,
   ActionInput,
   ActionResult,
   ActionSnapshot,
@@ -106,6 +107,25 @@ function currentContext(): Context | undefined {
   }
 }
 
+/**
+ * Adds the attempt number (so the workflow and the DLQ can tell how many attempts were made) and,
+ * for a `linear` backoff that Temporal's retry policy cannot express, the next retry delay.
+ */
+function withAttempt(failure: ApplicationFailure, attempt: number, backoff: ActionInput['backoff']): ApplicationFailure {
+  let nextRetryDelay = failure.nextRetryDelay ?? undefined;
+  if (nextRetryDelay === undefined && !failure.nonRetryable && backoff?.kind === 'linear') {
+    nextRetryDelay = Math.max(1, Math.min(backoff.initialDelayMs * attempt, backoff.maxDelayMs));
+  }
+  const details: ActionFailureDetails[] = [{ attempt }];
+  return ApplicationFailure.create({
+    type: failure.type ?? ErrorType.Unexpected,
+    message: failure.message,
+    nonRetryable: failure.nonRetryable === true,
+    nextRetryDelay,
+    details,
+  });
+}
+
 function assertInput(input: ActionInput, type: string): void {
   const problem =
     !input || typeof input !== 'object' ? 'input is not an object'
@@ -181,9 +201,9 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
         const durationMs = performance.now() - started;
         metrics.attempt(type, observer, durationMs / 1000);
         log.debug({ duration_ms: Math.round(durationMs) }, 'action succeeded');
-        return { ...outcome, duration_ms: Math.round(durationMs) } as R;
+        return { ...outcome, duration_ms: Math.round(durationMs), ...(ctx ? { attempt: ctx.info.attempt } : {}) } as R;
       } catch (err) {
-        const failure = toApplicationFailure(err, (text) => secrets.scrub(text));
+        const failure = withAttempt(toApplicationFailure(err, (text) => secrets.scrub(text)), ctx?.info.attempt ?? 1, input?.backoff);
         metrics.attempt(type, observer, (performance.now() - started) / 1000, failure.type ?? ErrorType.Unexpected);
         log.warn({ error_type: failure.type, retryable: !failure.nonRetryable, next_retry_delay: failure.nextRetryDelay }, `action failed: ${failure.message}`);
         throw failure;

@@ -104,11 +104,24 @@ export interface ActionInput<A extends ActionSnapshot = ActionSnapshot> {
   action: A;
   /** Observer name for metrics and logs; default: `action.key` up to its last `:`. */
   observer?: string;
+  /**
+   * The observer's backoff, for what Temporal's retry policy cannot express: with `linear` the
+   * activity sets each failure's next retry delay to `initialDelayMs × attempt` (capped).
+   */
+  backoff?: { kind: 'exponential' | 'linear' | 'fixed'; initialDelayMs: number; maxDelayMs: number };
+}
+
+/** `details[0]` of every ApplicationFailure an action activity raises. */
+export interface ActionFailureDetails {
+  /** The attempt that raised it (1-based). */
+  attempt: number;
 }
 
 interface ResultBase {
   key: string;
   duration_ms: number;
+  /** The attempt that succeeded (1-based); absent when run outside a worker. */
+  attempt?: number;
 }
 
 export interface WebhookResult extends ResultBase {

@@ -1,17 +1,177 @@
 /**
- * `processChangeEvent`: placeholder while the action-running version is written (same contract).
+ * `processChangeEvent`: one workflow per matched change event. Runs every action of every matched
+ * observer in parallel as its own activity (with that observer's retry policy), waits for all of
+ * them, and ends Failed with an `ActionsFailed` summary when a `dlq` observer's action failed —
+ * that failed run is the dead-letter entry, and `dlq retry` starts a new run of the same id that
+ * re-runs only the failed actions.
+ *
+ * Deterministic code only: everything with a side effect is an activity or a sink.
  */
-import type { ProcessChangeEventInput, ProcessChangeEventResult } from './types';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, proxySinks, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
+import type { ObserverActivities } from '../activities';
+import type { ActionFailureDetails, ActionInput, ActionResult, ActionSnapshot } from '../activities/types';
+import type { ObserverMatch } from '../events/match';
+import { FailedActions } from '../temporal/search-attributes';
+import type { ObserverSinks } from './sinks';
+import {
+  ACTIONS_FAILED,
+  type ActionOutcome,
+  type AwaitPredecessorInput,
+  type AwaitPredecessorResult,
+  type ProcessChangeEventInput,
+  type ProcessChangeEventResult,
+} from './types';
+
+/** How long an attempt may run beyond the action's own I/O timeout before Temporal times it out. */
+const ATTEMPT_MARGIN_MS = 5_000;
+/** Per-attempt I/O timeouts the activities apply when an action sets none (kept in step with src/activities). */
+const DEFAULT_ACTION_TIMEOUT_MS: Record<ActionSnapshot['type'], number> = {
+  webhook: 10_000,
+  slack: 10_000,
+  email: 30_000,
+  cache: 30_000,
+  database: 30_000,
+  log: 5_000,
+};
+/** Activity type per action type: one name per kind keeps the Web UI's event list readable. */
+const ACTIVITY_OF: Record<ActionSnapshot['type'], keyof ObserverActivities> = {
+  webhook: 'runWebhook',
+  slack: 'runSlack',
+  email: 'runEmail',
+  cache: 'runCache',
+  database: 'runDatabase',
+  log: 'runLog',
+};
+
+const { observer: sinks } = proxySinks<ObserverSinks>();
+
+/** Waiting for the previous event of the same entity: as long as it takes, heartbeating. */
+const ordering = proxyActivities<{ awaitPredecessor(input: AwaitPredecessorInput): Promise<AwaitPredecessorResult> }>({
+  startToCloseTimeout: '1 day',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+
+/** The activity options of one action: its observer's retry policy and timeouts. */
+export function actionActivityOptions(match: ObserverMatch, action: ActionSnapshot): ActivityOptions {
+  const retry = match.retry;
+  const initialInterval = Math.max(1, retry.initialDelayMs);
+  const attemptTimeout = (action.type === 'database' || action.type === 'cache' || action.type === 'log' ? undefined : action.timeout_ms) ?? DEFAULT_ACTION_TIMEOUT_MS[action.type];
+  return {
+    activityId: action.key,
+    summary: `${action.type} (${match.observer})`,
+    startToCloseTimeout: attemptTimeout + ATTEMPT_MARGIN_MS,
+    ...(match.timeoutMs === null ? {} : { scheduleToCloseTimeout: match.timeoutMs }),
+    retry: {
+      maximumAttempts: retry.maxAttempts,
+      initialInterval,
+      maximumInterval: Math.max(initialInterval, retry.maxDelayMs),
+      // Linear backoff is not a Temporal policy: the activity sets each next delay itself.
+      backoffCoefficient: retry.backoff === 'exponential' ? 2 : 1,
+    },
+  };
+}
 
 export async function processChangeEvent(input: ProcessChangeEventInput): Promise<ProcessChangeEventResult> {
-  return {
-    eventId: input.event.id,
-    entityType: input.event.entityType,
-    entityId: input.event.entityId,
-    kind: input.event.kind,
-    status: 'succeeded',
+  const { event } = input;
+  const info = workflowInfo();
+  const rerun = input.retry ? new Set(input.retry.actionKeys) : null;
+  const carried = new Map((input.retry?.carried ?? []).map((o) => [o.key, { ...o, status: 'carried' as const, attempts: 0 }]));
+
+  // Observers without per-entity ordering start at once; ordered ones wait for the predecessor.
+  let predecessor: Promise<unknown> | null = null;
+  const needsOrder = input.predecessorWorkflowId !== undefined && input.matches.some((m) => m.ordering === 'per_entity');
+  if (needsOrder && input.predecessorWorkflowId !== undefined) {
+    predecessor = ordering.awaitPredecessor({ workflowId: input.predecessorWorkflowId });
+  }
+
+  const runs: Array<Promise<ActionOutcome>> = [];
+  for (const match of input.matches) {
+    for (const action of match.actions) {
+      const done = carried.get(action.key);
+      if (done) {
+        runs.push(Promise.resolve(done));
+        continue;
+      }
+      if (rerun && !rerun.has(action.key)) continue;
+      const gate = match.ordering === 'per_entity' ? predecessor : null;
+      runs.push(runAction(input, match, action, gate));
+    }
+  }
+  const actions = await Promise.all(runs);
+
+  const failed = actions.filter((a) => a.status === 'failed');
+  const status: ProcessChangeEventResult['status'] =
+    failed.some((a) => a.failurePolicy === 'dlq') ? 'failed' : failed.length > 0 ? 'tolerated' : 'succeeded';
+  const result: ProcessChangeEventResult = {
+    eventId: event.id,
+    entityType: event.entityType,
+    entityId: event.entityId,
+    kind: event.kind,
+    status,
     observers: input.matches.map((m) => m.observer),
-    actions: [],
-    failedActions: [],
+    actions,
+    failedActions: failed.map((a) => a.key),
+    ...(input.retry ? { retryNumber: input.retry.retryNumber } : {}),
   };
+
+  if (failed.length > 0) upsertSearchAttributes([{ key: FailedActions, value: result.failedActions }]);
+  const finished = { workflowId: info.workflowId, runId: info.runId, result, commitTime: event.commitTime ?? event.createdAt, readAt: input.readAt };
+  sinks.eventFinished(finished);
+  if (failed.some((a) => a.failurePolicy === 'alert')) sinks.alert(finished);
+  for (const a of failed) {
+    log.warn(`action ${a.key} failed (${a.failurePolicy})`, { action_key: a.key, error_type: a.error?.type, error: a.error?.message, attempts: a.attempts });
+  }
+
+  if (status === 'failed') {
+    const dlqFailed = failed.filter((a) => a.failurePolicy === 'dlq');
+    const list = dlqFailed.map((a) => `${a.key} (${a.error?.type ?? 'Error'}: ${a.error?.message ?? 'failed'})`).join('; ');
+    throw ApplicationFailure.create({
+      type: ACTIONS_FAILED,
+      message: `${dlqFailed.length} of ${actions.length} action${actions.length === 1 ? '' : 's'} failed: ${list}`,
+      nonRetryable: true,
+      details: [result],
+    });
+  }
+  return result;
+}
+
+/** One action to its outcome; never throws (every failure becomes a `failed` outcome). */
+async function runAction(input: ProcessChangeEventInput, match: ObserverMatch, action: ActionSnapshot, gate: Promise<unknown> | null): Promise<ActionOutcome> {
+  const base = { key: action.key, observer: match.observer, type: action.type, failurePolicy: match.failurePolicy };
+  const activities = proxyActivities<ObserverActivities>(actionActivityOptions(match, action));
+  const activityInput: ActionInput = {
+    event: input.event,
+    action,
+    observer: match.observer,
+    backoff: { kind: match.retry.backoff, initialDelayMs: match.retry.initialDelayMs, maxDelayMs: match.retry.maxDelayMs },
+  };
+  try {
+    if (gate) await gate;
+    const run = activities[ACTIVITY_OF[action.type]] as (i: ActionInput) => Promise<ActionResult>;
+    const result = await run(activityInput);
+    return { ...base, status: 'succeeded', attempts: result.attempt ?? 1, result };
+  } catch (err) {
+    return { ...base, status: 'failed', ...describeFailure(err, match) };
+  }
+}
+
+function describeFailure(err: unknown, match: ObserverMatch): Pick<ActionOutcome, 'attempts' | 'error'> {
+  if (!(err instanceof ActivityFailure)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { attempts: 0, error: { type: 'WorkflowError', message, nonRetryable: true } };
+  }
+  const retryState = err.retryState === undefined || err.retryState === null ? undefined : String(err.retryState);
+  const cause = err.cause;
+  const exhausted = retryState === 'MAXIMUM_ATTEMPTS_REACHED' ? match.retry.maxAttempts : undefined;
+  if (cause instanceof ApplicationFailure) {
+    const details = cause.details?.[0] as ActionFailureDetails | undefined;
+    const attempts = typeof details?.attempt === 'number' ? details.attempt : (exhausted ?? 1);
+    return { attempts, error: { type: cause.type ?? 'Error', message: cause.message, retryState, nonRetryable: cause.nonRetryable === true } };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { attempts: exhausted ?? 1, error: { type: 'Timeout', message: `activity ${String(cause.timeoutType ?? 'timeout').toLowerCase()}: ${cause.message}`, retryState, nonRetryable: false } };
+  }
+  return { attempts: exhausted ?? 1, error: { type: cause?.name ?? 'Error', message: cause?.message ?? err.message, retryState, nonRetryable: false } };
 }

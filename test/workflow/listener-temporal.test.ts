@@ -8,6 +8,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { migrate } from '../../src/db/migrate';
 import { ChangeLogListener } from '../../src/listener';
 import { createRowHandler } from '../../src/listener/row-handler';
@@ -40,6 +41,7 @@ describe('listener → embedded Temporal', () => {
   let env: TestWorkflowEnvironment;
   let db: TestDatabase;
   let worker: Worker;
+  let activities: ObserverActivities;
   let running: Promise<void>;
   const taskQueue = uniqueTaskQueue('listener');
   const listeners: ChangeLogListener[] = [];
@@ -49,13 +51,15 @@ describe('listener → embedded Temporal', () => {
     db = await createTestDatabase('listener_temporal');
     await migrate({ pool: db.pool });
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
-    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle });
+    activities = createActivities({ env: {}, log: pino({ level: 'silent' }), breaker: new InMemoryBreakerStore(), ssrf: { allow: [] } });
+    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
     running = worker.run();
   });
   afterAll(async () => {
     for (const l of listeners) await l.stop().catch(() => undefined);
     worker?.shutdown();
     await running;
+    if (activities) await closeActivities(activities);
     await db?.drop();
     await env?.teardown();
   });
@@ -97,7 +101,10 @@ describe('listener → embedded Temporal', () => {
     expect(d.typedSearchAttributes.get(EventKind)).toBe('UPDATE');
     expect(d.typedSearchAttributes.get(ObserverNames)).toEqual(['order_shipped']);
     expect(await d.staticSummary()).toMatch(/^UPDATE Order .* → order_shipped \(1 action\)$/);
-    await expect(h.result()).resolves.toEqual({ eventId: shipped.id, observers: ['order_shipped'], actions: 1 });
+    await expect(h.result()).resolves.toMatchObject({
+      eventId: shipped.id, status: 'succeeded', observers: ['order_shipped'],
+      actions: [{ key: 'order_shipped:0', type: 'log', status: 'succeeded', result: { type: 'log', level: 'info' } }],
+    });
     expect(await count(`ObserverNames = 'every_insert'`)).toBe(20);
 
     // A listener that re-reads everything from position 0 starts nothing new: every start is a dedup skip.
