@@ -26,7 +26,8 @@ export async function moveCheckpoint(url: string, listenerId: string, position: 
     const { previous } = await setCheckpoint(pool, { listenerId, position, updatedBy: `cli:${safeUser()}@${hostname()}` });
     const key = advisoryKey('listener', listenerId);
     const { rows } = await pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1 LIMIT 1`,
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1::oid AND objid = $2::oid AND objsubid = 1
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1`,
       [key.classid, key.objid],
     );
     return { listenerId, previous, position, runningLeaderPid: rows[0]?.pid ?? null };
