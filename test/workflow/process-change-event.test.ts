@@ -9,7 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, type SearchAttributeType } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type InjectedSinks } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type InjectedSinks, type Logger } from '@temporalio/worker';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { parseConfig } from '../../src/config';
 import { compileObservers, matchEvent } from '../../src/events/match';
@@ -17,6 +17,7 @@ import type { ChangeEvent } from '../../src/events/types';
 import { FailedActions } from '../../src/temporal/search-attributes';
 import type { EventFinished, ObserverSinks } from '../../src/workflows/sinks';
 import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../../src/workflows/types';
+import { decodeHistoryFixture, encodeHistoryFixture, loadHistoryFixture, recordHistoryFixtureIfAbsent } from '../helpers/history-fixtures';
 import { captureLogger, orderEvent, startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
 import { createTestEnv, eventTypes, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';
 
@@ -35,6 +36,9 @@ const alerts: EventFinished[] = [];
 const predecessorCalls: string[] = [];
 let releasePredecessor: () => void = () => undefined;
 const taskQueue = uniqueTaskQueue('pce');
+/** Representative runs, replayed at the end and kept as fixtures (name → workflow id, run id). */
+const representative = new Map<string, { workflowId: string; runId?: string }>();
+const FIXTURES = ['pce-succeeded', 'pce-dlq-failed', 'pce-retried-linear', 'pce-tolerated', 'pce-dlq-retry-run', 'pce-ordered'];
 
 function observersYaml(): string {
   return `
@@ -100,6 +104,9 @@ observers:
       - { type: webhook, url: "${ok.url}/unordered" }
 `;
 }
+
+const quiet = (): void => undefined;
+const quietBundler: Logger = { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
 
 function inputFor(event: ChangeEvent, extra: Partial<ProcessChangeEventInput> = {}): ProcessChangeEventInput {
   const config = parseConfig({ env: { DATABASE_URL: 'postgres://x@127.0.0.1/x' }, text: observersYaml(), source: 'observers.yaml' });
@@ -172,6 +179,7 @@ afterAll(async () => {
 it('runs every action and completes with a per-action summary', async () => {
   const event = orderEvent({ kind: 'INSERT', data: { total: 10 } });
   const handle = await start(inputFor(event));
+  representative.set('pce-succeeded', { workflowId: handle.workflowId });
   const result: ProcessChangeEventResult = await handle.result();
   expect(result).toMatchObject({ eventId: event.id, entityType: 'Order', kind: 'INSERT', status: 'succeeded', observers: ['notify_ok'], failedActions: [] });
   expect(result.actions.map((a) => [a.key, a.type, a.status, a.attempts])).toEqual([
@@ -205,6 +213,7 @@ it('fails the run with ActionsFailed when a dlq observer action fails permanentl
   const event = orderEvent({ kind: 'INSERT', data: { total: 500 } });
   const before = bad.requests.length;
   const handle = await start(inputFor(event));
+  representative.set('pce-dlq-failed', { workflowId: handle.workflowId });
   const failure = await failureOf(handle.result());
   expect(failure.type).toBe(ACTIONS_FAILED);
   expect(failure.message).toMatch(/^1 of 3 actions failed: notify_bad:0 \(HttpClientError: .*400/);
@@ -230,6 +239,7 @@ it('retries a transient failure with the observer policy (linear backoff) until 
   });
   const event = orderEvent({ kind: 'UPDATE' });
   const handle = await start(inputFor(event));
+  representative.set('pce-retried-linear', { workflowId: handle.workflowId });
   const result: ProcessChangeEventResult = await handle.result();
   expect(result.actions[0]).toMatchObject({ key: 'notify_flaky:0', status: 'succeeded', attempts: 3 });
   expect(calls).toBe(3);
@@ -244,6 +254,7 @@ it('retries a transient failure with the observer policy (linear backoff) until 
 it('completes with the failure recorded under log / alert failure policies, and alerts for alert', async () => {
   const event = orderEvent({ kind: 'DELETE' });
   const handle = await start(inputFor(event));
+  representative.set('pce-tolerated', { workflowId: handle.workflowId });
   const result: ProcessChangeEventResult = await handle.result();
   expect(result.status).toBe('tolerated');
   expect(result.failedActions.sort()).toEqual(['alerting:0', 'tolerant:0']);
@@ -274,6 +285,7 @@ it('re-runs only the listed actions on a DLQ retry and carries the others over',
     const second = await env.client.workflow.start('processChangeEvent', {
       taskQueue, workflowId: id, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     });
+    representative.set('pce-dlq-retry-run', { workflowId: id, runId: second.firstExecutionRunId });
     const result: ProcessChangeEventResult = await second.result();
     expect(result.status).toBe('succeeded');
     expect(result.retryNumber).toBe(1);
@@ -298,6 +310,7 @@ it('holds per_entity observers until the predecessor closed, and runs the others
   const event = orderEvent({ kind: 'UPDATE', entityType: 'Shipment' });
   const orderedBefore = ok.requests.filter((r) => r.path === '/ordered').length;
   const handle = await start(inputFor(event, { predecessorWorkflowId: 'fraiseql-event:previous' }));
+  representative.set('pce-ordered', { workflowId: handle.workflowId });
   // The unordered action is delivered while the ordered one still waits for its predecessor.
   for (let i = 0; i < 200 && !ok.requests.some((r) => r.path === '/unordered' && r.headers['idempotency-key'] === `${event.id}:unordered:0`); i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -310,4 +323,23 @@ it('holds per_entity observers until the predecessor closed, and runs the others
   expect(result.status).toBe('succeeded');
   expect(ok.requests.filter((r) => r.path === '/ordered').length).toBe(orderedBefore + 1);
   expect(eventTypes(await handle.fetchHistory())).toContain('ActivityTaskCompleted');
+});
+
+it('writes histories that replay, and every committed processChangeEvent fixture replays', async () => {
+  expect([...representative.keys()].sort()).toEqual([...FIXTURES].sort());
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietBundler });
+  for (const [name, { workflowId, runId }] of representative) {
+    const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    await expect(Worker.runReplayHistory({ workflowBundle, replayName: name }, decodeHistoryFixture(encodeHistoryFixture(history)), name)).resolves.toBeUndefined();
+    recordHistoryFixtureIfAbsent(name, history);
+  }
+  const failures: string[] = [];
+  let replayed = 0;
+  const histories = FIXTURES.map((name) => ({ workflowId: name, history: loadHistoryFixture(name) }));
+  for await (const r of Worker.runReplayHistories({ workflowBundle }, histories)) {
+    replayed += 1;
+    if (r.error) failures.push(`${r.workflowId}: ${String(r.error)}`);
+  }
+  expect(failures).toEqual([]);
+  expect(replayed).toBe(FIXTURES.length);
 });
