@@ -1,0 +1,159 @@
+import { Args } from '@oclif/core';
+import { BaseCommand, Flags } from '../base';
+import { ConfigError, loadConfig, type Config } from '../../config';
+import { DatabaseUnreachableError, explainConnectionError } from '../../db/errors';
+import { createPool } from '../../db/pool';
+import { compileObservers, explainMatch, type MatchOutcome } from '../../events/match';
+import type { ChangeEvent } from '../../events/types';
+import type { BadRowRecord } from '../../listener/bad-rows';
+import { EventLookupError, lookUpEvent, parseEventKey, type EventKey } from '../../listener/event-lookup';
+import { resolveCommandSettings, SettingsError, type CommandSettings } from '../../listener/settings';
+import { inspectChangeLogTable } from '../../listener/table-info';
+import { describeWorkflow, probeTemporal, type Probe, type WorkflowState } from '../../listener/temporal-probe';
+
+/** One observer's verdict, with what a match means for the workflow. */
+export type ObserverVerdict = MatchOutcome & { actions?: number; ordering?: string };
+
+/** Result of `debug-event`. */
+export interface DebugEventResult {
+  table: string;
+  position: string;
+  /** The row as the listener reads it. */
+  row: Record<string, unknown>;
+  event: ChangeEvent | null;
+  bad: { reason: string; message: string } | null;
+  recordedBadRows: BadRowRecord[];
+  /** Every observer's outcome; null without --config. */
+  observers: ObserverVerdict[] | null;
+  /** The workflow the listener starts for this event (null for a bad row, or when no observer matched). */
+  workflowId: string | null;
+  temporal: Probe<WorkflowState> | { reachable: null; skipped: string };
+}
+
+/** `fraiseql-observers debug-event`: what the listener makes of one change-log row, and what became of it. */
+export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
+  static override summary = 'Explain one change-log row: its event (or why it is bad), each observer\'s verdict, its workflow and Temporal status';
+  static override description = `Reads the row by position (pk) or event id, maps it exactly as the listener does and shows the ChangeEvent, or the bad-row reason and any recorded bad-row entry. With --config, every observer's outcome: matched, disabled, entity_mismatch, event_mismatch, condition_false, or condition_error with its message. Then the workflow id the event gets and, when Temporal answers, that workflow's status.`;
+  static override examples = [
+    '<%= config.bin %> debug-event 120345 --config observers.yaml',
+    '<%= config.bin %> debug-event 6f1c2a34-9d0e-4b7a-8c51-2e3f4a5b6c7d --json',
+  ];
+  static override args = {
+    key: Args.string({ required: true, description: 'change-log position (pk) or event id (uuid)' }),
+  };
+  static override flags = {
+    config: Flags.string({ char: 'c', description: 'observers file: show each observer\'s outcome for the event' }),
+    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
+    table: Flags.string({ description: 'change-log table (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log)' }),
+    address: Flags.string({ description: 'Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else 127.0.0.1:7233)' }),
+    namespace: Flags.string({ description: 'Temporal namespace (default: $TEMPORAL_NAMESPACE, else default)' }),
+    'workflow-id-prefix': Flags.string({ description: 'workflow id prefix (default: $WORKFLOW_ID_PREFIX, else fraiseql-event)' }),
+    'temporal-timeout': Flags.integer({ default: 2000, min: 100, max: 60_000, description: 'ms to wait for Temporal before reporting it unreachable' }),
+    temporal: Flags.boolean({ default: true, allowNo: true, description: 'look the workflow up in Temporal (--no-temporal skips it)' }),
+  };
+
+  public async run(): Promise<DebugEventResult> {
+    let s: CommandSettings;
+    let key: EventKey;
+    try {
+      s = resolveCommandSettings(process.env, {
+        databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address,
+        namespace: this.flags.namespace, workflowIdPrefix: this.flags['workflow-id-prefix'],
+      });
+      key = parseEventKey(this.args.key);
+    } catch (err) {
+      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
+      if (err instanceof EventLookupError) this.error(`argument KEY: ${err.message}`, { exit: 2 });
+      throw err;
+    }
+    let config: Config | null = null;
+    if (this.flags.config) {
+      try {
+        // The listener's own settings win over the file's environment only where flags were given.
+        config = await loadConfig({ env: { ...process.env, DATABASE_URL: s.databaseUrl }, file: this.flags.config });
+      } catch (err) {
+        if (err instanceof ConfigError) this.error(err.message, { exit: 2 });
+        throw err;
+      }
+    }
+
+    const pool = createPool({ connectionString: s.databaseUrl, max: 1, connectionTimeoutMillis: 10_000 });
+    let found;
+    let tableName: string;
+    try {
+      const info = await inspectChangeLogTable(pool, s.changeLogTable.qualified, 'fraiseql_events');
+      tableName = info.display;
+      found = await lookUpEvent(pool, info, key, s.changeLogTable.qualified);
+    } catch (err) {
+      if (err instanceof EventLookupError) this.error(err.message, { exit: 1 });
+      const e = explainConnectionError(err, s.databaseUrl);
+      if (e instanceof DatabaseUnreachableError) this.error(e.message, { exit: 2 });
+      this.error((e as Error).message, { exit: 1 });
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
+
+    const { event } = found;
+    let observers: ObserverVerdict[] | null = null;
+    if (config && event) {
+      const compiled = compileObservers(config);
+      const byName = new Map(config.observers.map((o) => [o.name, o]));
+      observers = explainMatch(event, compiled).map((v) => {
+        const o = byName.get(v.observer);
+        return v.outcome === 'matched' && o ? { ...v, actions: o.actions.length, ordering: o.ordering } : v;
+      });
+    }
+    const anyMatch = observers === null ? null : observers.some((o) => o.outcome === 'matched');
+    const workflowId = event && anyMatch !== false ? `${s.workflowIdPrefix}:${event.id}` : null;
+    let temporal: DebugEventResult['temporal'];
+    if (!workflowId) temporal = { reachable: null, skipped: event ? 'no observer matched: the listener starts no workflow' : 'bad row: no workflow' };
+    else if (!this.flags.temporal) temporal = { reachable: null, skipped: '--no-temporal' };
+    else temporal = await probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'] }, (c) => describeWorkflow(c, workflowId));
+
+    const result: DebugEventResult = {
+      table: tableName,
+      position: found.row.pk,
+      row: found.row as unknown as Record<string, unknown>,
+      event,
+      bad: found.bad,
+      recordedBadRows: found.recordedBadRows,
+      observers,
+      workflowId,
+      temporal,
+    };
+    if (!this.jsonEnabled()) this.print(result);
+    return result;
+  }
+
+  private print(r: DebugEventResult): void {
+    this.log(`Change-log row ${r.position} of ${r.table}`);
+    if (r.bad) this.log(`  BAD ROW (${r.bad.reason}): ${r.bad.message} — the listener skips it and records the reason`);
+    for (const b of r.recordedBadRows) this.log(`  recorded as bad by listener ${b.listenerId} at ${b.recordedAt.toISOString()}: ${b.reason}: ${b.message}`);
+    if (r.event) {
+      const e = r.event;
+      this.table(['field', 'value'], [
+        ['event id', e.id], ['kind', e.rawKind === e.kind ? e.kind : `${e.kind} (${e.rawKind})`], ['entity', `${e.entityType} ${e.entityId ?? '(no id)'}`],
+        ['tenant', e.tenantId], ['data', JSON.stringify(e.data)], ['changes', e.changes ? JSON.stringify(e.changes) : null],
+        ['created / committed', `${e.createdAt ?? ''} / ${e.commitTime ?? ''}`],
+      ]);
+    }
+    if (r.observers === null) {
+      if (r.event) this.log('Observers: pass --config FILE to see which observers match this event.');
+    } else if (r.observers.length === 0) this.log('The observers file has no observers.');
+    else {
+      this.table(['observer', 'outcome', 'detail'], r.observers.map((o) => [
+        o.observer, o.outcome,
+        o.outcome === 'condition_error' ? o.message : o.outcome === 'matched' ? `${o.actions ?? 0} action(s)${o.ordering === 'per_entity' ? ', ordered per entity' : ''}` : '',
+      ]));
+    }
+    if (r.workflowId) this.log(`Workflow id: ${r.workflowId}`);
+    const t = r.temporal;
+    if (t.reachable === null) this.log(`Temporal: ${t.skipped}`);
+    else if (!t.reachable) this.log(`Temporal: unreachable — ${t.error}`);
+    else if (!t.value.found) this.log(`Temporal ${t.address}: no workflow ${r.workflowId} (not started yet, or no longer retained)`);
+    else {
+      const w = t.value;
+      this.log(`Temporal ${t.address}: ${w.status} (run ${w.runId}, started ${w.startTime}${w.closeTime ? `, closed ${w.closeTime}` : ''}, ${w.historyLength} history events, task queue ${w.taskQueue})`);
+    }
+  }
+}
