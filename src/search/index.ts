@@ -1,0 +1,1 @@
+export { AuditSink, auditDocument, type AuditDocument, type AuditSinkOptions } from './audit-sink';
