@@ -7,7 +7,7 @@
  *
  * Deterministic code only: everything with a side effect is an activity or a sink.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, proxySinks, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, proxySinks, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { ObserverActivities } from '../activities';
 import type { ActionFailureDetails, ActionInput, ActionResult, ActionSnapshot } from '../activities/types';
@@ -99,6 +99,7 @@ export async function processChangeEvent(input: ProcessChangeEventInput): Promis
       runs.push(runAction(input, match, action, gate));
     }
   }
+  setCurrentDetails(`Running ${runs.length} action${runs.length === 1 ? '' : 's'} for ${event.kind} ${event.entityType} ${event.entityId ?? ''}`.trim());
   const actions = await Promise.all(runs);
 
   const failed = actions.filter((a) => a.status === 'failed');
@@ -116,6 +117,7 @@ export async function processChangeEvent(input: ProcessChangeEventInput): Promis
     ...(input.retry ? { retryNumber: input.retry.retryNumber } : {}),
   };
 
+  setCurrentDetails(detailsOf(result));
   if (failed.length > 0) upsertSearchAttributes([{ key: FailedActions, value: result.failedActions }]);
   const finished = { workflowId: info.workflowId, runId: info.runId, result, commitTime: event.commitTime ?? event.createdAt, readAt: input.readAt };
   sinks.eventFinished(finished);
@@ -135,6 +137,12 @@ export async function processChangeEvent(input: ProcessChangeEventInput): Promis
     });
   }
   return result;
+}
+
+/** A readable per-action table for the Web UI's "current details" (Markdown). */
+function detailsOf(result: ProcessChangeEventResult): string {
+  const rows = result.actions.map((a) => `| ${a.key} | ${a.type} | ${a.status} | ${a.attempts} | ${a.error ? `${a.error.type}: ${a.error.message}`.replace(/[|\n]/g, ' ') : ''} |`);
+  return [`**${result.status}** — ${result.kind} ${result.entityType} ${result.entityId ?? ''}`.trim(), '', '| action | type | status | attempts | error |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 /** One action to its outcome; never throws (every failure becomes a `failed` outcome). */

@@ -318,11 +318,16 @@ it('holds per_entity observers until the predecessor closed, and runs the others
   expect(ok.requests.some((r) => r.headers['idempotency-key'] === `${event.id}:unordered:0`)).toBe(true);
   expect(predecessorCalls).toContain('fraiseql-event:previous');
   expect(ok.requests.filter((r) => r.path === '/ordered').length).toBe(orderedBefore);
+  // What the Web UI shows for a running event ("current details", through the metadata query).
+  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toBe(`Running 2 actions for UPDATE Shipment ${event.entityId}`);
   releasePredecessor();
   const result: ProcessChangeEventResult = await handle.result();
   expect(result.status).toBe('succeeded');
   expect(ok.requests.filter((r) => r.path === '/ordered').length).toBe(orderedBefore + 1);
   expect(eventTypes(await handle.fetchHistory())).toContain('ActivityTaskCompleted');
+  const done = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  expect(done.currentDetails).toContain('| ordered:0 | webhook | succeeded | 1 |');
 });
 
 it('writes histories that replay, and every committed processChangeEvent fixture replays', async () => {
