@@ -1,9 +1,15 @@
 /**
  * The listener's row handler: row → ChangeEvent → matched observers → a start decision carrying
  * the workflow input, search attributes and a one-line summary for the Temporal Web UI.
+ *
+ * Per-entity ordering: for an event that a `per_entity` observer matched, the input names the
+ * workflow of the previous such event of the same entity (`predecessorWorkflowId`); the workflow
+ * waits for it before running its ordered observers' actions. The listener hands rows to the
+ * handler one at a time in the order it dispatches them, so "previous" is dispatch order.
  */
 import { BadRowError, rowToEvent, type RowToEventOptions } from '../events/map-row';
 import { matchEvent, type CompiledObservers } from '../events/match';
+import type { ChangeEvent } from '../events/types';
 import type { ProcessChangeEventInput } from '../workflows/types';
 import type { RowHandler } from './types';
 
@@ -11,10 +17,59 @@ export interface RowHandlerOptions {
   mapping?: RowToEventOptions;
   /** Called for every observer skipped because its condition errored (metric + log). */
   onConditionError?: (observer: string, eventId: string, message: string) => void;
+  /** Must match the listener's `workflowIdPrefix` (default `fraiseql-event`): predecessors are named by workflow id. */
+  workflowIdPrefix?: string;
+  /** Entities whose last ordered workflow is remembered (least recently used forgotten first). Default 100,000. */
+  maxOrderedEntities?: number;
+}
+
+/**
+ * The last ordered workflow of each entity, bounded (LRU through Map insertion order).
+ *
+ * Limits, by design: the memory is per process and starts empty, so the first ordered event of an
+ * entity after a restart, a failover, or after the entity was evicted runs without waiting for a
+ * predecessor started before; ordering holds among the events one leader dispatches.
+ */
+export class EntityOrderTracker {
+  private readonly last = new Map<string, { workflowId: string; predecessor: string | undefined }>();
+
+  constructor(private readonly max = 100_000) {
+    if (!Number.isInteger(max) || max < 1) throw new Error(`maxOrderedEntities must be a positive integer, got ${max}`);
+  }
+
+  /** Number of entities remembered. */
+  get size(): number {
+    return this.last.size;
+  }
+
+  /**
+   * Record that `workflowId` is now the entity's latest ordered workflow and return the one
+   * before it. Handing the same event again (a re-read) returns the same predecessor, never itself.
+   */
+  next(event: ChangeEvent, workflowId: string): string | undefined {
+    if (event.entityId === null) return undefined;
+    const key = `${event.entityType}\u0000${event.entityId}`;
+    const prev = this.last.get(key);
+    if (prev && prev.workflowId === workflowId) {
+      this.last.delete(key);
+      this.last.set(key, prev);
+      return prev.predecessor;
+    }
+    const predecessor = prev?.workflowId;
+    this.last.delete(key);
+    this.last.set(key, { workflowId, predecessor });
+    if (this.last.size > this.max) {
+      const oldest = this.last.keys().next().value;
+      if (oldest !== undefined) this.last.delete(oldest);
+    }
+    return predecessor;
+  }
 }
 
 /** Build the synchronous handler the listener calls for every row it reads. */
 export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOptions = {}): RowHandler {
+  const prefix = opts.workflowIdPrefix ?? 'fraiseql-event';
+  const order = new EntityOrderTracker(opts.maxOrderedEntities);
   return (row) => {
     let event;
     try {
@@ -27,12 +82,17 @@ export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOp
     for (const e of conditionErrors) opts.onConditionError?.(e.observer, event.id, e.message);
     if (matches.length === 0) return { kind: 'skip' };
     const payload: ProcessChangeEventInput = { event, matches, conditionErrors, readAt: new Date().toISOString() };
+    if (matches.some((m) => m.ordering === 'per_entity')) {
+      const predecessor = order.next(event, `${prefix}:${event.id}`);
+      if (predecessor !== undefined) payload.predecessorWorkflowId = predecessor;
+    }
     const observers = matches.map((m) => m.observer);
     const actions = matches.reduce((n, m) => n + m.actions.length, 0);
     return {
       kind: 'start',
       event,
       payload,
+      ...(payload.predecessorWorkflowId === undefined ? {} : { startAfter: payload.predecessorWorkflowId }),
       searchAttributes: { EntityType: event.entityType, EventKind: event.kind, ObserverNames: observers, ChangeLogPosition: Number(event.position) },
       summary: `${event.kind} ${event.entityType}${event.entityId ? ` ${event.entityId}` : ''} → ${observers.join(', ')} (${actions} action${actions === 1 ? '' : 's'})`,
     };

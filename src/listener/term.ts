@@ -68,6 +68,8 @@ export class LeaderTerm {
   private inFlight = 0;
   private readonly slotWaiters: Array<() => void> = [];
   private readonly tasks = new Set<Promise<unknown>>();
+  /** Starts in flight by workflow id, for decisions that must start after another (`startAfter`). */
+  private readonly startsInFlight = new Map<string, Promise<boolean>>();
   private wakeUp: (() => void) | null = null;
   private wakePending = true;
   private readOk = true;
@@ -238,7 +240,21 @@ export class LeaderTerm {
       this.releaseSlot();
       return;
     }
-    const task = decision.kind === 'start' ? this.startWorkflow(row, decision) : this.recordBad(row, decision);
+    let task: Promise<boolean>;
+    if (decision.kind === 'start') {
+      const workflowId = `${this.d.options.workflowIdPrefix}:${decision.event.id}`;
+      const before = decision.startAfter === undefined ? undefined : this.startsInFlight.get(decision.startAfter);
+      const d = decision;
+      // The predecessor holds a slot already (it was dispatched first), so waiting here cannot deadlock.
+      task = before ? before.then((ok) => (ok ? this.startWorkflow(row, d) : false)) : this.startWorkflow(row, d);
+      this.startsInFlight.set(workflowId, task);
+      const forget = () => {
+        if (this.startsInFlight.get(workflowId) === task) this.startsInFlight.delete(workflowId);
+      };
+      task.then(forget, forget);
+    } else {
+      task = this.recordBad(row, decision);
+    }
     this.tasks.add(task);
     void task.then(
       (done) => {

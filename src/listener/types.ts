@@ -13,6 +13,12 @@ export type RowDecision =
       payload: unknown;
       searchAttributes?: Record<string, unknown>;
       summary?: string;
+      /**
+       * Start only once the start of this workflow id (dispatched earlier by this listener) has
+       * been acknowledged: per-entity ordering needs the predecessor to exist before its
+       * successor looks for it.
+       */
+      startAfter?: string;
     }
   /** No observer wants it. */
   | { kind: 'skip' }
