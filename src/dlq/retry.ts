@@ -196,6 +196,8 @@ export interface RetryAllOptions {
   /** Called as each entry is done, for progress output. */
   onItem?: (item: RetryAllItem) => void;
   now?: number;
+  /** Pacing (tests): the clock and the sleep the rate limit uses. */
+  clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -258,9 +260,11 @@ export async function retryAll(client: Client, filters: DlqFilters, options: Ret
   } else {
     items = [];
     const intervalMs = 1000 / rate;
-    const began = Date.now();
+    const clock = options.clock ?? Date.now;
+    const began = clock();
     for (const [i, e] of entries.entries()) {
-      const wait = began + i * intervalMs - Date.now();
+      // Paced from the start, not between calls, so slow starts do not lower the rate further.
+      const wait = began + i * intervalMs - clock();
       if (wait > 0) await sleep(wait);
       try {
         const r = await retryDlq(client, e.workflowId, retryOptions);
