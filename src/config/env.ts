@@ -2,6 +2,7 @@
  * The process environment, validated once. Every variable is optional except DATABASE_URL; an
  * empty value counts as unset, which is how shells and compose files usually "unset" a variable.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigIssue } from './errors';
 import { describeValue } from './fields';
@@ -33,6 +34,18 @@ export interface EnvConfig {
   pollIntervalMs: number;
   changeLogTable: TableName;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** Interface the metrics endpoint binds (default all interfaces, so Prometheus can scrape it). */
+  metricsHost: string;
+  /** Port of the embedded Temporal server when TEMPORAL_ADDRESS is unset; 0 picks any free port. */
+  embeddedTemporalPort: number;
+  /** Worker activity task slots (actions running at once in this process). */
+  workerMaxConcurrentActivities: number;
+  /** Worker workflow task slots. */
+  workerMaxConcurrentWorkflowTasks: number;
+  /** Workflows kept in the worker's sticky cache (0 disables the cache). */
+  workerMaxCachedWorkflows: number;
+  /** On shutdown, how long running actions may finish before they are cancelled. */
+  workerShutdownGraceMs: number;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
@@ -100,6 +113,13 @@ const tableName: Check<TableName> = (raw) => {
   };
 };
 
+const host: Check<string> = (raw) => {
+  const bare = raw.replace(/^\[(.*)\]$/, '$1');
+  return isIP(bare) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(bare)
+    ? bare
+    : { error: `expected a host name or IP address, got ${describeValue(raw)}` };
+};
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 const envSchema = z.object({
@@ -133,6 +153,13 @@ const envSchema = z.object({
         : { error: `expected one of ${LOG_LEVELS.join(', ')}, got ${describeValue(raw)}` },
     'info' as EnvConfig['logLevel'],
   ),
+  METRICS_HOST: variable(host, '0.0.0.0'),
+  EMBEDDED_TEMPORAL_PORT: variable(integer(0, 65_535, 'a port number (0-65535)'), 7233),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: variable(positive(100_000), 100),
+  // The SDK needs at least 2 workflow task slots while the sticky cache is on.
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: variable(integer(2, 100_000, 'an integer of at least 2'), 40),
+  WORKER_MAX_CACHED_WORKFLOWS: variable(integer(0, 1_000_000, 'a non-negative integer'), 1000),
+  WORKER_SHUTDOWN_GRACE_MS: variable(integer(0, 3_600_000, 'milliseconds (0-3600000)'), 10_000),
 });
 
 /**
@@ -162,6 +189,12 @@ export function parseEnv(env: Readonly<Record<string, string | undefined>>): { v
       pollIntervalMs: e.POLL_INTERVAL_MS,
       changeLogTable: e.CHANGE_LOG_TABLE,
       logLevel: e.LOG_LEVEL,
+      metricsHost: e.METRICS_HOST,
+      embeddedTemporalPort: e.EMBEDDED_TEMPORAL_PORT,
+      workerMaxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      workerMaxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
     },
   };
 }

@@ -31,6 +31,12 @@ describe('parseEnv', () => {
       pollIntervalMs: 1000,
       changeLogTable: { schema: 'core', name: 'tb_entity_change_log', qualified: 'core.tb_entity_change_log', sql: '"core"."tb_entity_change_log"' },
       logLevel: 'info',
+      metricsHost: '0.0.0.0',
+      embeddedTemporalPort: 7233,
+      workerMaxConcurrentActivities: 100,
+      workerMaxConcurrentWorkflowTasks: 40,
+      workerMaxCachedWorkflows: 1000,
+      workerShutdownGraceMs: 10_000,
     });
   });
 
@@ -51,6 +57,12 @@ describe('parseEnv', () => {
         POLL_INTERVAL_MS: '200',
         CHANGE_LOG_TABLE: 'TB_Entity_Change_Log',
         LOG_LEVEL: 'DEBUG',
+        METRICS_HOST: '[::1]',
+        EMBEDDED_TEMPORAL_PORT: '0',
+        WORKER_MAX_CONCURRENT_ACTIVITIES: '8',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '2',
+        WORKER_MAX_CACHED_WORKFLOWS: '0',
+        WORKER_SHUTDOWN_GRACE_MS: '0',
       }),
     ).toEqual({
       databaseUrl: 'postgresql:///app?host=/var/run/postgresql',
@@ -67,6 +79,12 @@ describe('parseEnv', () => {
       pollIntervalMs: 200,
       changeLogTable: { schema: null, name: 'tb_entity_change_log', qualified: 'tb_entity_change_log', sql: '"tb_entity_change_log"' },
       logLevel: 'debug',
+      metricsHost: '::1',
+      embeddedTemporalPort: 0,
+      workerMaxConcurrentActivities: 8,
+      workerMaxConcurrentWorkflowTasks: 2,
+      workerMaxCachedWorkflows: 0,
+      workerShutdownGraceMs: 0,
     });
   });
 
@@ -97,6 +115,15 @@ describe('parseEnv', () => {
     ['CHANGE_LOG_TABLE', 'a.b.c', "expected [schema.]table with plain identifiers, got 'a.b.c'"],
     ['CHANGE_LOG_TABLE', '"Quoted"', `expected [schema.]table with plain identifiers, got '"Quoted"'`],
     ['LOG_LEVEL', 'loud', "expected one of trace, debug, info, warn, error, fatal, silent, got 'loud'"],
+    ['METRICS_HOST', 'http://x', "expected a host name or IP address, got 'http://x'"],
+    ['METRICS_HOST', 'a b', "expected a host name or IP address, got 'a b'"],
+    ['EMBEDDED_TEMPORAL_PORT', '65536', "expected a port number (0-65535), got '65536'"],
+    ['EMBEDDED_TEMPORAL_PORT', '-1', "expected a port number (0-65535), got '-1'"],
+    ['WORKER_MAX_CONCURRENT_ACTIVITIES', '0', "expected a positive integer, got '0'"],
+    ['WORKER_MAX_CONCURRENT_ACTIVITIES', 'lots', "expected a positive integer, got 'lots'"],
+    ['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', '1', "expected an integer of at least 2, got '1'"],
+    ['WORKER_MAX_CACHED_WORKFLOWS', '-3', "expected a non-negative integer, got '-3'"],
+    ['WORKER_SHUTDOWN_GRACE_MS', '10s', "expected milliseconds (0-3600000), got '10s'"],
   ])('%s=%s', (name, value, message) => {
     expect(issuesOf({ DATABASE_URL, [name]: value })).toEqual([{ path: `env.${name}`, message }]);
   });
