@@ -1,0 +1,165 @@
+import { BaseCommand, Flags } from '../base';
+import type { Role, RunningService } from '../../worker/service';
+
+/** What `start --json` prints when the service has stopped. */
+export interface StartResult {
+  role: Role;
+  temporal: { address: string; namespace: string; embedded: boolean };
+  taskQueue: string;
+  metricsUrl: string;
+  stoppedBy: string;
+  exitCode: number;
+}
+
+/** `fraiseql-observers start`: the listener, the worker and the metrics endpoint in one process. */
+export default class Start extends BaseCommand<typeof Start> {
+  static override summary = 'Run the service: change-log listener, Temporal worker and metrics endpoint';
+  static override description =
+    'Loads the observers file and the environment once, then runs the roles asked for. Without TEMPORAL_ADDRESS it ' +
+    'starts the embedded Temporal server in this process (in memory, NOT durable: for development); with it, it ' +
+    'connects to that cluster. Logs are JSON lines (pino) on stdout. SIGTERM or SIGINT stops it gracefully: the ' +
+    'listener finishes its in-flight starts and saves its checkpoint, the worker drains, then the endpoint and ' +
+    'the embedded server stop, and the process exits 0.';
+
+  static override examples = [
+    'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres <%= config.bin %> start --config examples/quickstart.yaml',
+    '<%= config.bin %> start --config observers.yaml --role worker',
+    'TEMPORAL_ADDRESS=temporal:7233 <%= config.bin %> start --config observers.yaml --role listener',
+  ];
+
+  static override flags = {
+    config: Flags.string({ char: 'c', required: true, summary: 'Observers YAML file' }),
+    role: Flags.string({
+      options: ['all', 'listener', 'worker'],
+      default: 'all',
+      summary: 'What this process runs: the listener, the worker, or both',
+    }),
+    'temporal-port': Flags.integer({
+      min: 0,
+      max: 65_535,
+      summary: 'Port of the embedded Temporal server (default $EMBEDDED_TEMPORAL_PORT or 7233; 0 = any free port)',
+    }),
+    'metrics-port': Flags.integer({ min: 0, max: 65_535, summary: 'Port of /metrics, /healthz, /readyz (default $METRICS_PORT or 9464)' }),
+  };
+
+  public async run(): Promise<StartResult> {
+    // Loaded here, not at the top: oclif loads every command module to list them.
+    const [{ default: pino }, { ConfigError, formatIssue, loadConfig, missingEnvReferences }, service, runtime] = await Promise.all([
+      import('pino'),
+      import('../../config'),
+      import('../../worker/service'),
+      import('../../worker/temporal-runtime'),
+    ]);
+    const role = this.flags.role as Role;
+
+    let config;
+    try {
+      config = await loadConfig({ env: process.env, file: this.flags.config });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const issue of err.issues) this.logToStderr(`  ${formatIssue(issue)}`);
+      const hint = err.issues.some((i) => i.path === 'env.DATABASE_URL')
+        ? '\nSet DATABASE_URL, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm start'
+        : '';
+      this.error(`cannot start: invalid configuration (${this.flags.config}), ${err.issues.length} problem(s)${hint}`, { exit: 2 });
+    }
+    if (role !== 'listener') {
+      const missing = missingEnvReferences(config, process.env);
+      if (missing.length > 0) {
+        for (const issue of missing) this.logToStderr(`  ${formatIssue(issue)}`);
+        this.error(`cannot start the worker: ${missing.length} secret(s) named by ${this.flags.config} are not set in the environment`, { exit: 2 });
+      }
+    }
+
+    const log = pino({
+      level: config.env.logLevel,
+      base: { service: 'fraiseql-observers', role, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    });
+    runtime.installTemporalRuntime(log);
+
+    let running: RunningService;
+    try {
+      running = await service.startService({
+        config,
+        role,
+        env: process.env,
+        log,
+        embeddedTemporalPort: this.flags['temporal-port'],
+        metricsPort: this.flags['metrics-port'],
+      });
+    } catch (err) {
+      const e = err as Error;
+      log.fatal({ err: { message: e.message, type: e.name } }, `cannot start: ${e.message}`);
+      log.flush();
+      const exit = err instanceof service.ServiceStartError ? err.exitCode : 1;
+      this.error(e.message, { exit });
+    }
+
+    this.announce(running, config.env.listenerId, config.env.changeLogTable.qualified, config.source);
+    log.info(
+      {
+        temporal_address: running.temporal.address,
+        temporal_embedded: running.temporal.embedded,
+        namespace: running.temporal.namespace,
+        task_queue: running.taskQueue,
+        metrics_url: running.metricsUrl,
+        observers: config.observers.filter((o) => o.enabled).map((o) => o.name),
+      },
+      'service started',
+    );
+
+    const stoppedBy = await new Promise<string>((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => resolve(signal);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      void running.failure.then((err) => resolve(`failure: ${err.message}`));
+    });
+    log.info({ reason: stoppedBy }, 'stopping: listener (in-flight starts, checkpoint), then worker (drain), endpoint, Temporal');
+    // A second signal while draining means "now".
+    const force = (signal: NodeJS.Signals) => {
+      log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      log.flush();
+      process.exit(130);
+    };
+    process.once('SIGTERM', force);
+    process.once('SIGINT', force);
+    await running.stop();
+    const exitCode = stoppedBy.startsWith('failure') ? 1 : 0;
+    log.info({ exit_code: exitCode }, 'stopped');
+    log.flush();
+    process.off('SIGTERM', force);
+    process.off('SIGINT', force);
+    process.exitCode = exitCode;
+    return {
+      role,
+      temporal: running.temporal,
+      taskQueue: running.taskQueue,
+      metricsUrl: running.metricsUrl,
+      stoppedBy,
+      exitCode,
+    };
+  }
+
+  /** The human banner, on stderr so stdout stays one JSON log line per line. */
+  private announce(r: RunningService, listenerId: string, table: string, source: string): void {
+    if (this.jsonEnabled()) return;
+    const lines = [`fraiseql-observers started (role ${r.role}, config ${source})`];
+    if (r.temporal.embedded) {
+      lines.push(
+        `  Temporal    embedded server at ${r.temporal.address}, namespace ${r.temporal.namespace}`,
+        '              ** IN MEMORY, NOT DURABLE: workflows and the dead-letter queue are lost when this process stops. **',
+        `              Other processes can use it: TEMPORAL_ADDRESS=${r.temporal.address} fraiseql-observers dlq list`,
+        `              or: temporal workflow list --address ${r.temporal.address}`,
+        '              For production set TEMPORAL_ADDRESS to a real cluster.',
+      );
+    } else {
+      lines.push(`  Temporal    ${r.temporal.address}, namespace ${r.temporal.namespace}`);
+    }
+    lines.push(`  Task queue  ${r.taskQueue}`);
+    if (r.listener) lines.push(`  Listener    id ${listenerId}, table ${table}`);
+    if (r.worker) lines.push('  Worker      running');
+    lines.push(`  Metrics     ${r.metricsUrl}  (health: /healthz, readiness: /readyz)`, '  Stop with Ctrl-C or SIGTERM.');
+    this.logToStderr(lines.join('\n'));
+  }
+}

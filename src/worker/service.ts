@@ -1,0 +1,339 @@
+/**
+ * One service process, as `fraiseql-observers start` runs it: the metrics endpoint, Temporal (the
+ * embedded in-memory server when TEMPORAL_ADDRESS is unset, else a real cluster), and the roles
+ * asked for — the change-log listener, the worker, or both — with an orderly shutdown.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config';
+import { DatabaseUnreachableError } from '../db/errors';
+import { type EmbeddedTemporal, startEmbeddedTemporal } from '../embedded-temporal';
+import { compileObservers } from '../events/match';
+import { ChangeLogListener } from '../listener';
+import { createRowHandler } from '../listener/row-handler';
+import { ChangeLogTableError } from '../listener/table-info';
+import { TemporalStarter } from '../listener/temporal-starter';
+import { createRegistry, listenerMetrics } from '../metrics/registry';
+import { type MetricsServer, type ReadinessCheck, startMetricsServer } from '../metrics/server';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { type ClientActivitiesFactory, createObserverWorker, type ObserverWorker } from './worker';
+
+export const ROLES = ['all', 'listener', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A failure to start, with a message that says what to do; `exitCode` 2 for a usage / setup problem. */
+export class ServiceStartError extends Error {
+  constructor(message: string, readonly exitCode = 1, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServiceStartError';
+  }
+}
+
+export interface ServiceOptions {
+  config: Config;
+  role: Role;
+  /** Secrets named by actions are read from here at run time (usually `process.env`). */
+  env: Record<string, string | undefined>;
+  log: Logger;
+  registry?: Registry;
+  /** Port of the embedded server (overrides EMBEDDED_TEMPORAL_PORT); ignored with TEMPORAL_ADDRESS. */
+  embeddedTemporalPort?: number;
+  /** Overrides METRICS_PORT. */
+  metricsPort?: number;
+  /** The per-entity ordering activities (`awaitPredecessor`), built with the service's client. */
+  clientActivities?: ClientActivitiesFactory;
+}
+
+export interface TemporalTarget {
+  address: string;
+  namespace: string;
+  /** True when this process runs the embedded, in-memory server. */
+  embedded: boolean;
+}
+
+export interface RunningService {
+  role: Role;
+  temporal: TemporalTarget;
+  taskQueue: string;
+  metricsUrl: string;
+  listener: ChangeLogListener | null;
+  worker: ObserverWorker | null;
+  registry: Registry;
+  /** Resolves with the error when a role fails on its own (the worker stops polling); never rejects. */
+  readonly failure: Promise<Error>;
+  /** Stops the listener (in-flight starts, checkpoint), drains the worker, then the endpoint and Temporal. */
+  stop(): Promise<void>;
+}
+
+type Closer = { name: string; close: () => Promise<void> };
+
+// Shutdown order: no new starts, then drain the actions, then stop answering scrapes, then the
+// connections and the server the others used.
+const STOP_ORDER = ['listener', 'worker', 'metrics endpoint', 'Temporal worker connection', 'Temporal client', 'embedded Temporal server'];
+
+/**
+ * Starts everything the role needs. On any failure, what was started is closed again before the
+ * error is thrown.
+ *
+ * @throws ServiceStartError with an actionable message (port in use, Temporal or PostgreSQL
+ *   unreachable, change-log table missing).
+ */
+export async function startService(o: ServiceOptions): Promise<RunningService> {
+  const { config, log } = o;
+  const env = config.env;
+  const registry = o.registry ?? createRegistry({ defaultMetrics: true });
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    const ordered = closers.splice(0).sort((a, b) => STOP_ORDER.indexOf(a.name) - STOP_ORDER.indexOf(b.name));
+    for (const c of ordered) {
+      log.debug({ component: c.name }, `stopping ${c.name}`);
+      try {
+        await c.close();
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message }, component: c.name }, `error while stopping ${c.name}`);
+      }
+    }
+  };
+  let reportFailure: (err: Error) => void = () => undefined;
+  const failure = new Promise<Error>((resolve) => {
+    reportFailure = resolve;
+  });
+
+  try {
+    let metrics: MetricsServer;
+    try {
+      metrics = await startMetricsServer({ registry, port: o.metricsPort ?? env.metricsPort, host: env.metricsHost, log });
+    } catch (err) {
+      throw new ServiceStartError((err as Error).message, 1, { cause: err });
+    }
+    closers.push({ name: 'metrics endpoint', close: () => metrics.close() });
+
+    const temporal = await connectTemporal(o, closers);
+    const { client } = temporal;
+    const taskQueue = env.temporalTaskQueue;
+
+    let listener: ChangeLogListener | null = null;
+    if (o.role !== 'worker') {
+      listener = createListener(o, client, registry, taskQueue);
+      try {
+        await listener.start();
+      } catch (err) {
+        throw explainListenerStartError(err);
+      }
+      const l = listener;
+      closers.push({ name: 'listener', close: () => l.stop() });
+    }
+
+    let worker: ObserverWorker | null = null;
+    if (o.role !== 'listener') {
+      if (!temporal.native) throw new Error('internal: no native connection for the worker');
+      const w = await createObserverWorker({
+        config, connection: temporal.native, client, clientActivities: o.clientActivities, env: o.env, log, registry,
+      });
+      worker = w;
+      const running = w.run();
+      running.then(
+        () => undefined,
+        (err: unknown) => {
+          const e = err instanceof Error ? err : new Error(String(err));
+          log.error({ err: { message: e.message } }, 'the worker stopped with an error');
+          reportFailure(e);
+        },
+      );
+      closers.push({ name: 'worker', close: () => w.shutdown() });
+    }
+
+    metrics.setChecks(readinessChecks({ listener, worker, client, namespace: env.temporalNamespace }));
+    let stopping: Promise<void> | null = null;
+    return {
+      role: o.role,
+      temporal: { address: temporal.address, namespace: env.temporalNamespace, embedded: temporal.embedded !== null },
+      taskQueue,
+      metricsUrl: `${metrics.url}/metrics`,
+      listener,
+      worker,
+      registry,
+      failure,
+      stop() {
+        stopping ??= closeAll();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+interface TemporalConnections {
+  address: string;
+  embedded: EmbeddedTemporal | null;
+  client: Client;
+  native: NativeConnection | null;
+}
+
+async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<TemporalConnections> {
+  const env = o.config.env;
+  let embedded: EmbeddedTemporal | null = null;
+  let address: string;
+  if (env.temporalAddress === null) {
+    const port = o.embeddedTemporalPort ?? env.embeddedTemporalPort;
+    try {
+      embedded = await startEmbeddedTemporal({
+        host: '127.0.0.1',
+        port,
+        namespace: env.temporalNamespace,
+        timeSkipping: false,
+        searchAttributes: { ...SEARCH_ATTRIBUTES },
+        onError: (method, err) => o.log.error({ component: 'embedded-temporal', method, err: { message: err instanceof Error ? err.message : String(err) } }, 'embedded Temporal server error'),
+      });
+    } catch (err) {
+      throw new ServiceStartError(
+        `cannot start the embedded Temporal server on 127.0.0.1:${port}: ${(err as Error).message}. ` +
+          'Is another Temporal server (or `fraiseql-observers dev-server`) already listening there? ' +
+          'Pick another port with --temporal-port / EMBEDDED_TEMPORAL_PORT (0 = any free port), or set TEMPORAL_ADDRESS to use that server.',
+        1,
+        { cause: err },
+      );
+    }
+    const e = embedded;
+    closers.push({ name: 'embedded Temporal server', close: () => e.stop() });
+    address = e.address;
+  } else {
+    address = env.temporalAddress;
+  }
+
+  const unreachable = (err: unknown) =>
+    new ServiceStartError(
+      `cannot reach Temporal at ${address}: ${(err as Error).message}` +
+        (embedded ? '' : '. Check TEMPORAL_ADDRESS (or unset it to run the embedded in-memory server).'),
+      1,
+      { cause: err },
+    );
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 10_000 });
+  } catch (err) {
+    throw unreachable(err);
+  }
+  closers.push({ name: 'Temporal client', close: () => connection.close() });
+  const client = new Client({ connection, namespace: env.temporalNamespace });
+  if (!embedded) await checkCluster(o, connection);
+
+  let native: NativeConnection | null = null;
+  if (o.role !== 'listener') {
+    try {
+      native = await NativeConnection.connect({ address });
+    } catch (err) {
+      throw unreachable(err);
+    }
+    const n = native;
+    closers.push({ name: 'Temporal worker connection', close: () => n.close() });
+  }
+  return { address, embedded, client, native };
+}
+
+/** On a real cluster: the namespace must exist, and missing search attributes are reported with the fix. */
+async function checkCluster(o: ServiceOptions, connection: Connection): Promise<void> {
+  const namespace = o.config.env.temporalNamespace;
+  try {
+    await connection.workflowService.describeNamespace({ namespace });
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code === 5) {
+      throw new ServiceStartError(`Temporal namespace ${namespace} does not exist on ${o.config.env.temporalAddress}: create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE`, 2, { cause: err });
+    }
+    throw new ServiceStartError(`cannot reach Temporal at ${o.config.env.temporalAddress}: ${(err as Error).message}`, 1, { cause: err });
+  }
+  try {
+    const listed = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = new Set([...Object.keys(listed.customAttributes ?? {}), ...Object.keys(listed.systemAttributes ?? {})]);
+    const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !known.has(name));
+    if (missing.length > 0) {
+      o.log.warn(
+        { namespace, missing: missing.map(([n]) => n) },
+        `search attributes missing on the cluster; workflow starts will fail until they are registered: ${missing
+          .map(([n, t]) => `temporal operator search-attribute create --namespace ${namespace} --name ${n} --type ${t}`)
+          .join(' && ')}`,
+      );
+    }
+  } catch (err) {
+    // Temporal Cloud refuses OperatorService calls to most API keys: not being able to check is not an error.
+    o.log.debug({ err: { message: (err as Error).message } }, 'cannot list search attributes');
+  }
+}
+
+function createListener(o: ServiceOptions, client: Client, registry: Registry, taskQueue: string): ChangeLogListener {
+  const env = o.config.env;
+  const log = o.log.child({ component: 'listener' });
+  const metrics = listenerMetrics(registry);
+  const handler = createRowHandler(compileObservers(o.config), {
+    mapping: { table: env.changeLogTable.qualified },
+    onConditionError: (observer, eventId, message) => {
+      metrics.conditionErrors.inc({ observer });
+      log.warn({ observer, event_id: eventId }, `condition of observer ${observer} failed; observer skipped for this event: ${message}`);
+    },
+  });
+  return new ChangeLogListener({
+    connectionString: env.databaseUrl,
+    table: env.changeLogTable.qualified,
+    listenerId: env.listenerId,
+    handler,
+    starter: new TemporalStarter({ client, taskQueue }),
+    workflowIdPrefix: env.workflowIdPrefix,
+    batchSize: env.batchSize,
+    pollIntervalMs: env.pollIntervalMs,
+    maxStartsInFlight: env.maxStartsInFlight,
+    logger: log,
+    metrics,
+  });
+}
+
+function explainListenerStartError(err: unknown): Error {
+  if (err instanceof DatabaseUnreachableError) {
+    return new ServiceStartError(`${err.message}. Check DATABASE_URL and that PostgreSQL is running.`, 1, { cause: err });
+  }
+  if (err instanceof ChangeLogTableError) return new ServiceStartError(err.message, 2, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The checks behind /readyz for the roles this process runs. */
+export function readinessChecks(p: {
+  listener: ChangeLogListener | null;
+  worker: ObserverWorker | null;
+  client: Client;
+  namespace: string;
+}): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [
+    {
+      name: 'temporal',
+      async check() {
+        await p.client.connection.withDeadline(Date.now() + 1500, () => p.client.connection.workflowService.getSystemInfo({}));
+        return { ok: true, detail: 'reachable' };
+      },
+    },
+  ];
+  const { listener, worker } = p;
+  if (listener) {
+    checks.push({
+      name: 'listener',
+      check() {
+        const s = listener.status();
+        const ok = (s.state === 'leader' || s.state === 'standby') && s.healthy;
+        return { ok, detail: ok ? s.state : `${s.state}${s.lastError ? `: ${s.lastError}` : ''}` };
+      },
+    });
+  }
+  if (worker) {
+    checks.push({
+      name: 'worker',
+      check() {
+        const state = worker.state();
+        return { ok: state === 'RUNNING', detail: state.toLowerCase() };
+      },
+    });
+  }
+  return checks;
+}

@@ -1,0 +1,119 @@
+/**
+ * The service's Temporal worker: the `processChangeEvent` workflow (bundled by the SDK from
+ * `src/workflows`), the action activities built from the config, the sinks that turn finished
+ * events into metrics and alerts, and the concurrency settings of the environment.
+ */
+import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { closeActivities, createActivities, type ObserverActivities } from '../activities';
+import type { Config } from '../config';
+import { workerMetrics } from '../metrics/worker';
+import { createActivityResources } from './activity-deps';
+import { createObserverSinks } from './sinks';
+
+/** Activities beyond the action ones, built with the service's Temporal client. */
+export type ClientActivitiesFactory = (client: Client) => Record<string, (...args: any[]) => Promise<unknown>>;
+
+export interface ObserverWorkerOptions {
+  config: Config;
+  connection: NativeConnection;
+  /**
+   * The service's client. With it, the worker also registers the activities that talk to Temporal
+   * (the per-entity ordering wait `awaitPredecessor`), built by `clientActivities`.
+   */
+  client?: Client;
+  clientActivities?: ClientActivitiesFactory;
+  /** Secrets named by actions are read from here at run time (usually `process.env`). */
+  env: Record<string, string | undefined>;
+  log: Logger;
+  registry: Registry;
+  /** A prebuilt bundle (tests); default: bundle `src/workflows` now. */
+  workflowBundle?: WorkflowBundle;
+  /** Overrides the task queue of the config (tests). */
+  taskQueue?: string;
+}
+
+export type WorkerRunState = ReturnType<Worker['getState']>;
+
+/** A created worker: call `run()` once, `shutdown()` to drain it; `state()` for readiness. */
+export interface ObserverWorker {
+  readonly taskQueue: string;
+  readonly activities: ObserverActivities;
+  /** Polls until shut down; rejects when the worker fails. Releases the activities' clients when it ends. */
+  run(): Promise<void>;
+  /** Stops polling, lets running activities finish within the shutdown grace time, then resolves. */
+  shutdown(): Promise<void>;
+  state(): WorkerRunState;
+}
+
+/**
+ * Creates (but does not start) the worker. Bundling the workflow code takes a few seconds.
+ *
+ * @throws when the connection, the bundle or the worker options are rejected; nothing is left open then.
+ */
+export async function createObserverWorker(o: ObserverWorkerOptions): Promise<ObserverWorker> {
+  const { config, log } = o;
+  const taskQueue = o.taskQueue ?? config.env.temporalTaskQueue;
+  const resources = createActivityResources({ config, env: o.env, log: log.child({ component: 'activity' }), registry: o.registry });
+  const activities = createActivities(resources.deps);
+  const release = async () => {
+    await closeActivities(activities);
+    await resources.close();
+  };
+  let worker: Worker;
+  try {
+    const extra = o.client && o.clientActivities ? o.clientActivities(o.client) : {};
+    worker = await Worker.create({
+      connection: o.connection,
+      namespace: config.env.temporalNamespace,
+      taskQueue,
+      workflowBundle: o.workflowBundle ?? (await bundleObserverWorkflows(log)),
+      activities: { ...activities, ...extra },
+      sinks: createObserverSinks({ metrics: workerMetrics(o.registry), log: log.child({ component: 'workflow' }) }),
+      maxConcurrentActivityTaskExecutions: config.env.workerMaxConcurrentActivities,
+      maxConcurrentWorkflowTaskExecutions: config.env.workerMaxConcurrentWorkflowTasks,
+      maxCachedWorkflows: config.env.workerMaxCachedWorkflows,
+      shutdownGraceTime: config.env.workerShutdownGraceMs,
+    });
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  let running: Promise<void> | null = null;
+  return {
+    taskQueue,
+    activities,
+    run() {
+      running ??= worker.run().finally(release);
+      return running;
+    },
+    async shutdown() {
+      const state = worker.getState();
+      if (state === 'RUNNING') worker.shutdown();
+      if (running) await running.catch(() => undefined);
+      else await release();
+    },
+    state: () => worker.getState(),
+  };
+}
+
+/** Bundles `src/workflows` (the compiled copy when running from dist/); webpack's chatter goes to debug level. */
+export async function bundleObserverWorkflows(log: Logger): Promise<WorkflowBundle> {
+  const l = log.child({ component: 'workflow-bundler' });
+  const started = Date.now();
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: {
+      trace: (m: string) => l.trace(m),
+      debug: (m: string) => l.debug(m),
+      info: (m: string) => l.debug(m),
+      warn: (m: string) => l.warn(m),
+      error: (m: string) => l.error(m),
+      log: (_level: string, m: string) => l.debug(m),
+    },
+  });
+  l.debug({ duration_ms: Date.now() - started }, 'workflow code bundled');
+  return bundle;
+}
