@@ -295,7 +295,9 @@ function explainListenerStartError(err: unknown): Error {
   if (err instanceof DatabaseUnreachableError) {
     return new ServiceStartError(`${err.message}. Check DATABASE_URL and that PostgreSQL is running.`, 1, { cause: err });
   }
-  if (err instanceof ChangeLogTableError) return new ServiceStartError(err.message, 2, { cause: err });
+  if (err instanceof ChangeLogTableError) {
+    return new ServiceStartError(`${err.message} (the table is set with CHANGE_LOG_TABLE, default core.tb_entity_change_log)`, 2, { cause: err });
+  }
   return err instanceof Error ? err : new Error(String(err));
 }
 

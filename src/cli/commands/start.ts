@@ -90,7 +90,7 @@ export default class Start extends BaseCommand<typeof Start> {
       });
     } catch (err) {
       const e = err as Error;
-      log.fatal({ err: { message: e.message, type: e.name } }, `cannot start: ${e.message}`);
+      log.fatal({ error_type: e.name }, `cannot start: ${e.message}`);
       log.flush();
       const exit = err instanceof service.ServiceStartError ? err.exitCode : 1;
       this.error(e.message, { exit });
