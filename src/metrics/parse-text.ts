@@ -35,9 +35,11 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const SUFFIXES = ['_bucket', '_sum', '_count', '_created', '_total'];
 
 function parseValue(raw: string, line: number): number {
-  if (raw === '+Inf') return Number.POSITIVE_INFINITY;
-  if (raw === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (raw === 'NaN') return Number.NaN;
+  // Prometheus reads these case-insensitively (prom-client writes `Nan`).
+  const special = raw.toLowerCase();
+  if (special === '+inf' || special === 'inf') return Number.POSITIVE_INFINITY;
+  if (special === '-inf') return Number.NEGATIVE_INFINITY;
+  if (special === 'nan') return Number.NaN;
   const n = Number(raw);
   if (raw === '' || Number.isNaN(n)) throw new MetricsFormatError(`line ${line}: value ${JSON.stringify(raw)} is not a number`);
   return n;

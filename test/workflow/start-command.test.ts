@@ -1,0 +1,215 @@
+/**
+ * `fraiseql-observers start` as a user runs it: the built CLI in a child process, its own database,
+ * the embedded Temporal server and the metrics endpoint on free ports. Inserted rows become a
+ * `database` action writing a table and a signed webhook to a loopback receiver (allowed by the
+ * config's ssrf.allow); /metrics shows the counters moving, /readyz is 200, and SIGTERM stops it
+ * with exit code 0 and the checkpoint saved past the rows. Startup failures say what to do.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate } from '../../src/db/migrate';
+import { parsePrometheusText } from '../../src/metrics/parse-text';
+import { createTestDatabase, databaseUrl, waitFor, type TestDatabase } from '../helpers/pg';
+import { type HttpReceiver, startHttpReceiver } from '../helpers/receivers';
+
+jest.setTimeout(240_000);
+
+const ROOT = join(__dirname, '..', '..');
+
+interface Cli {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  /** stdout lines that are not JSON (must stay empty: logs are JSON lines). */
+  other: string[];
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startCli(args: string[], env: Record<string, string>): Cli {
+  const child = spawn(process.execPath, ['bin/run.js', 'start', ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const other: string[] = [];
+  let err = '';
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const line of parts.filter((l) => l.trim() !== '')) {
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        other.push(line);
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, lines, other, stderr: () => err, exited };
+}
+
+/** oclif wraps error messages with ` › ` prefixes; join them back into one line. */
+const unwrap = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
+
+async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return parsePrometheusText(text)
+    .samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
+}
+
+describe('fraiseql-observers start', () => {
+  let db: TestDatabase;
+  let receiver: HttpReceiver;
+  let dir: string;
+  let configFile: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'commands', 'start.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+    db = await createTestDatabase('start_cmd');
+    await migrate({ pool: db.pool });
+    await db.pool.query(`
+      CREATE TABLE public.shipped_orders (event_id uuid PRIMARY KEY, order_id uuid, total numeric);
+      CREATE FUNCTION public.record_shipped(event jsonb) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO public.shipped_orders VALUES ((event->>'id')::uuid, (event->>'entity_id')::uuid, (event->'data'->>'total')::numeric)
+        ON CONFLICT DO NOTHING
+      $$;`);
+    receiver = await startHttpReceiver();
+    dir = mkdtempSync(join(tmpdir(), 'start-cmd-'));
+    configFile = join(dir, 'observers.yaml');
+    writeFileSync(configFile, [
+      'ssrf:',
+      '  allow: [127.0.0.1]',
+      'observers:',
+      '  order_shipped:',
+      '    entity: Order',
+      '    events: [UPDATE]',
+      "    condition: \"status == 'shipped'\"",
+      '    actions:',
+      '      - type: database',
+      '        function: public.record_shipped',
+      '      - type: webhook',
+      `        url: "${receiver.url}/hooks/{{ event.entity_id }}"`,
+      '        signing_secret_env: START_TEST_SIGNING_SECRET',
+      '',
+    ].join('\n'));
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await receiver?.close();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs listener, worker and metrics; actions happen; SIGTERM exits 0 with the checkpoint saved', async () => {
+    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], {
+      DATABASE_URL: db.url,
+      LISTENER_ID: 'start-test',
+      POLL_INTERVAL_MS: '200',
+      METRICS_HOST: '127.0.0.1',
+      START_TEST_SIGNING_SECRET: 'start-test-secret-value',
+    });
+    children.push(cli.child);
+    const started = async () => cli.lines.find((l) => l.msg === 'service started');
+    await waitFor(`"service started" (stderr so far: ${cli.stderr().slice(-500)})`, async () => (await started()) !== undefined || cli.child.exitCode !== null, 180_000, 100);
+    const info = (await started())!;
+    expect(info).toMatchObject({ temporal_embedded: true, namespace: 'default', task_queue: 'fraiseql-observers' });
+    const metricsUrl = String(info.metrics_url);
+    const base = metricsUrl.replace(/\/metrics$/, '');
+    expect(unwrap(cli.stderr())).toContain('IN MEMORY, NOT DURABLE');
+    expect(cli.stderr()).toContain(`embedded server at ${String(info.temporal_address)}`);
+
+    await db.pool.query(`INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data)
+      SELECT 'Order', 'UPDATE', gen_random_uuid(), jsonb_build_object('status', CASE WHEN g % 2 = 0 THEN 'shipped' ELSE 'paid' END, 'total', g * 10)
+        FROM generate_series(1, 10) g`);
+    const shipped = (await db.pool.query<{ id: string; object_id: string; pk: string }>(
+      `SELECT id::text, object_id::text, pk_entity_change_log::text AS pk FROM core.tb_entity_change_log WHERE object_data->>'status' = 'shipped'`)).rows;
+    expect(shipped).toHaveLength(5);
+
+    await waitFor('5 rows written by the database action', async () =>
+      Number((await db.pool.query('SELECT count(*) FROM public.shipped_orders')).rows[0].count) === 5, 120_000, 200);
+    await waitFor('5 webhooks', () => receiver.requests.length >= 5, 60_000, 100);
+    const written = (await db.pool.query<{ event_id: string; order_id: string }>('SELECT event_id::text, order_id::text FROM public.shipped_orders')).rows;
+    expect(written.map((r) => r.event_id).sort()).toEqual(shipped.map((r) => r.id).sort());
+    expect(receiver.requests.map((r) => r.path).sort()).toEqual(shipped.map((r) => `/hooks/${r.object_id}`).sort());
+    for (const r of receiver.requests) {
+      expect(r.headers['x-fraiseql-signature-256']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      expect(r.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}:order_shipped:1$/);
+    }
+
+    // Counters moved: rows read, workflows started, actions executed, events finished.
+    await waitFor('5 finished events in /metrics', async () => (await metricValue(metricsUrl, 'observer_events_finished_total', { status: 'succeeded' })) === 5, 30_000, 200);
+    expect(await metricValue(metricsUrl, 'observer_events_processed_total')).toBe(10);
+    expect(await metricValue(metricsUrl, 'observer_workflows_started_total', { entity_type: 'Order' })).toBe(5);
+    expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'database', status: 'success' })).toBe(5);
+    expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'webhook', status: 'success' })).toBe(5);
+    expect(await metricValue(metricsUrl, 'observer_event_processing_duration_seconds_count', { entity_type: 'Order' })).toBe(5);
+    expect(await metricValue(metricsUrl, 'observer_dlq_items_total')).toBe(0);
+
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: [{ name: 'temporal', ok: true }, { name: 'listener', ok: true, detail: 'leader' }, { name: 'worker', ok: true }] });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+    cli.child.kill('SIGTERM');
+    const exit = await cli.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    const last = (await db.pool.query<{ last_processed_id: string }>(`SELECT last_processed_id::text FROM observer_checkpoints WHERE listener_id = 'start-test'`)).rows[0];
+    const maxPk = (await db.pool.query<{ max: string }>('SELECT max(pk_entity_change_log)::text AS max FROM core.tb_entity_change_log')).rows[0]!.max;
+    expect(BigInt(last!.last_processed_id)).toBeGreaterThanOrEqual(BigInt(maxPk));
+
+    // Every stdout line is a JSON log line; the action ran with event and workflow ids; the secret never appears.
+    expect(cli.other).toEqual([]);
+    expect(cli.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['service started', 'stopped']));
+    expect(cli.lines.find((l) => l.msg === 'stopped')).toMatchObject({ exit_code: 0 });
+    const out = JSON.stringify(cli.lines) + cli.stderr();
+    expect(out).not.toContain('start-test-secret-value');
+    await expect(fetch(metricsUrl)).rejects.toThrow();
+  });
+
+  it('says when PostgreSQL is unreachable', async () => {
+    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere',
+      START_TEST_SIGNING_SECRET: 'x',
+    });
+    children.push(cli.child);
+    const exit = await cli.exited;
+    expect(exit.code).toBe(1);
+    expect(unwrap(cli.stderr())).toContain('Cannot reach PostgreSQL at 127.0.0.1:1/nowhere: ECONNREFUSED. Check DATABASE_URL and that PostgreSQL is running.');
+  });
+
+  it('says to run migrate when the change-log table is missing', async () => {
+    const empty = await createTestDatabase('start_cmd_empty');
+    try {
+      const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], { DATABASE_URL: empty.url, START_TEST_SIGNING_SECRET: 'x' });
+      children.push(cli.child);
+      const exit = await cli.exited;
+      expect(exit.code).toBe(2);
+      expect(unwrap(cli.stderr())).toContain('Change-log table core.tb_entity_change_log does not exist (or is not on the search_path): run `fraiseql-observers migrate`');
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it('refuses to start a worker whose secrets are not set, naming them', async () => {
+    const cli = startCli(['--config', configFile], { DATABASE_URL: databaseUrl(db.name) });
+    children.push(cli.child);
+    const exit = await cli.exited;
+    expect(exit.code).toBe(2);
+    const err = unwrap(cli.stderr());
+    expect(err).toContain('observers.order_shipped.actions[1].signing_secret_env: environment variable START_TEST_SIGNING_SECRET is not set');
+    expect(err).toContain('cannot start the worker: 1 secret(s) named by');
+  });
+});
