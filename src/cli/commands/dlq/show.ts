@@ -44,7 +44,7 @@ export default class DlqShow extends BaseCommand<typeof DlqShow> {
       if (r.actions.length > 0) {
         this.table(
           ['action', 'type', 'status', 'attempts', 'error type', 'error'],
-          r.actions.map((a) => [a.key, a.type, a.status, a.attempts, a.errorType, clip(a.errorMessage, 80)]),
+          r.actions.map((a) => [a.key, a.type, a.status, a.attempts, a.errorType, clip(a.errorMessage, 120)]),
         );
       }
       for (const c of r.conditionErrors) this.log(`condition error (observer skipped): ${c.observer}: ${c.message}`);
