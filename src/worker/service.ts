@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import { DatabaseUnreachableError } from '../db/errors';
 import { type EmbeddedTemporal, startEmbeddedTemporal } from '../embedded-temporal';
+import { startDlqGauge } from '../dlq/gauge';
 import { compileObservers } from '../events/match';
 import { ChangeLogListener } from '../listener';
 import { createRowHandler } from '../listener/row-handler';
@@ -17,8 +18,9 @@ import { ChangeLogTableError } from '../listener/table-info';
 import { TemporalStarter } from '../listener/temporal-starter';
 import { createRegistry, listenerMetrics } from '../metrics/registry';
 import { type MetricsServer, type ReadinessCheck, startMetricsServer } from '../metrics/server';
+import { AuditSink } from '../search';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
-import { type ClientActivitiesFactory, createObserverWorker, type ObserverWorker } from './worker';
+import { createObserverWorker, type ObserverWorker } from './worker';
 
 export const ROLES = ['all', 'listener', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -42,8 +44,8 @@ export interface ServiceOptions {
   embeddedTemporalPort?: number;
   /** Overrides METRICS_PORT. */
   metricsPort?: number;
-  /** The per-entity ordering activities (`awaitPredecessor`), built with the service's client. */
-  clientActivities?: ClientActivitiesFactory;
+  /** How often the `observer_dlq_size` gauge is refreshed from Temporal visibility (default 30 s). */
+  dlqGaugeIntervalMs?: number;
 }
 
 export interface TemporalTarget {
@@ -71,7 +73,7 @@ type Closer = { name: string; close: () => Promise<void> };
 
 // Shutdown order: no new starts, then drain the actions, then stop answering scrapes, then the
 // connections and the server the others used.
-const STOP_ORDER = ['listener', 'worker', 'metrics endpoint', 'Temporal worker connection', 'Temporal client', 'embedded Temporal server'];
+const STOP_ORDER = ['listener', 'worker', 'audit trail', 'DLQ gauge', 'metrics endpoint', 'Temporal worker connection', 'Temporal client', 'embedded Temporal server'];
 
 /**
  * Starts everything the role needs. On any failure, what was started is closed again before the
@@ -129,8 +131,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     let worker: ObserverWorker | null = null;
     if (o.role !== 'listener') {
       if (!temporal.native) throw new Error('internal: no native connection for the worker');
+      const audit = await createAuditTrail(o, registry, closers);
       const w = await createObserverWorker({
-        config, connection: temporal.native, client, clientActivities: o.clientActivities, env: o.env, log, registry,
+        config, connection: temporal.native, client, env: o.env, log, registry, onFinished: audit ? (f) => audit.record(f) : undefined,
       });
       worker = w;
       const running = w.run();
@@ -144,6 +147,11 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       );
       closers.push({ name: 'worker', close: () => w.shutdown() });
     }
+
+    const stopGauge = startDlqGauge(client, registry, o.dlqGaugeIntervalMs ?? 30_000, {
+      onError: (err) => log.debug({ err: { message: (err as Error).message } }, 'cannot refresh the DLQ size gauge'),
+    });
+    closers.push({ name: 'DLQ gauge', close: stopGauge });
 
     metrics.setChecks(readinessChecks({ listener, worker, client, namespace: env.temporalNamespace }));
     let stopping: Promise<void> | null = null;
@@ -165,6 +173,23 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     await closeAll();
     throw err;
   }
+}
+
+/** The Elasticsearch audit trail when ELASTICSEARCH_URL is set (one document per finished run). */
+async function createAuditTrail(o: ServiceOptions, registry: Registry, closers: Closer[]): Promise<AuditSink | null> {
+  const url = o.config.env.elasticsearchUrl;
+  if (!url) return null;
+  const { Client: ElasticClient } = await import('@elastic/elasticsearch');
+  const es = new ElasticClient({ node: url });
+  const sink = new AuditSink({ client: es, log: o.log.child({ component: 'audit' }), metrics: registry });
+  closers.push({
+    name: 'audit trail',
+    close: async () => {
+      await sink.close();
+      await es.close();
+    },
+  });
+  return sink;
 }
 
 interface TemporalConnections {
@@ -271,6 +296,7 @@ function createListener(o: ServiceOptions, client: Client, registry: Registry, t
   const metrics = listenerMetrics(registry);
   const handler = createRowHandler(compileObservers(o.config), {
     mapping: { table: env.changeLogTable.qualified },
+    workflowIdPrefix: env.workflowIdPrefix,
     onConditionError: (observer, eventId, message) => {
       metrics.conditionErrors.inc({ observer });
       log.warn({ observer, event_id: eventId }, `condition of observer ${observer} failed; observer skipped for this event: ${message}`);

@@ -12,6 +12,8 @@ export interface SinkDeps {
   log: Logger;
   /** Epoch milliseconds; default `Date.now`. */
   clock?: () => number;
+  /** Also told of every finished event (the Elasticsearch audit trail); its errors are logged, never thrown. */
+  onFinished?: (finished: EventFinished) => void;
 }
 
 /** Seconds from the row's commit (else the listener's read time) to `now`, or null when neither parses. */
@@ -66,7 +68,17 @@ export function raiseAlert(deps: SinkDeps, finished: EventFinished): void {
 export function createObserverSinks(deps: SinkDeps): InjectedSinks<ObserverSinks> {
   return {
     observer: {
-      eventFinished: { fn: (_info, finished) => recordEventFinished(deps, finished), callDuringReplay: false },
+      eventFinished: {
+        fn: (_info, finished) => {
+          recordEventFinished(deps, finished);
+          try {
+            deps.onFinished?.(finished);
+          } catch (err) {
+            deps.log.warn({ event_id: finished.result.eventId, workflow_id: finished.workflowId, err: { message: (err as Error).message } }, 'audit record failed');
+          }
+        },
+        callDuringReplay: false,
+      },
       alert: { fn: (_info, finished) => raiseAlert(deps, finished), callDuringReplay: false },
     },
   };

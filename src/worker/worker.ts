@@ -8,23 +8,24 @@ import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundle 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { closeActivities, createActivities, type ObserverActivities } from '../activities';
+import { createOrderingActivities } from '../activities/ordering';
 import type { Config } from '../config';
 import { workerMetrics } from '../metrics/worker';
 import { createActivityResources } from './activity-deps';
+import type { EventFinished } from '../workflows/sinks';
 import { createObserverSinks } from './sinks';
-
-/** Activities beyond the action ones, built with the service's Temporal client. */
-export type ClientActivitiesFactory = (client: Client) => Record<string, (...args: any[]) => Promise<unknown>>;
 
 export interface ObserverWorkerOptions {
   config: Config;
   connection: NativeConnection;
   /**
    * The service's client. With it, the worker also registers the activities that talk to Temporal
-   * (the per-entity ordering wait `awaitPredecessor`), built by `clientActivities`.
+   * (the per-entity ordering wait `awaitPredecessor`); without it, `ordering: per_entity` observers
+   * cannot run on this worker.
    */
   client?: Client;
-  clientActivities?: ClientActivitiesFactory;
+  /** Told of every finished event after the metrics are recorded (the audit trail). */
+  onFinished?: (finished: EventFinished) => void;
   /** Secrets named by actions are read from here at run time (usually `process.env`). */
   env: Record<string, string | undefined>;
   log: Logger;
@@ -64,14 +65,14 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
   };
   let worker: Worker;
   try {
-    const extra = o.client && o.clientActivities ? o.clientActivities(o.client) : {};
+    const ordering = o.client ? createOrderingActivities({ client: o.client }) : {};
     worker = await Worker.create({
       connection: o.connection,
       namespace: config.env.temporalNamespace,
       taskQueue,
       workflowBundle: o.workflowBundle ?? (await bundleObserverWorkflows(log)),
-      activities: { ...activities, ...extra },
-      sinks: createObserverSinks({ metrics: workerMetrics(o.registry), log: log.child({ component: 'workflow' }) }),
+      activities: { ...activities, ...ordering },
+      sinks: createObserverSinks({ metrics: workerMetrics(o.registry), log: log.child({ component: 'workflow' }), onFinished: o.onFinished }),
       maxConcurrentActivityTaskExecutions: config.env.workerMaxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.env.workerMaxConcurrentWorkflowTasks,
       maxCachedWorkflows: config.env.workerMaxCachedWorkflows,

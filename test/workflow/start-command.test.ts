@@ -84,6 +84,10 @@ describe('fraiseql-observers start', () => {
       CREATE FUNCTION public.record_shipped(event jsonb) RETURNS void LANGUAGE sql AS $$
         INSERT INTO public.shipped_orders VALUES ((event->>'id')::uuid, (event->>'entity_id')::uuid, (event->'data'->>'total')::numeric)
         ON CONFLICT DO NOTHING
+      $$;
+      CREATE TABLE public.paid_orders (seq bigserial PRIMARY KEY, event_id uuid UNIQUE, order_id uuid);
+      CREATE FUNCTION public.record_paid(event jsonb) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO public.paid_orders (event_id, order_id) VALUES ((event->>'id')::uuid, (event->>'entity_id')::uuid) ON CONFLICT DO NOTHING
       $$;`);
     receiver = await startHttpReceiver();
     dir = mkdtempSync(join(tmpdir(), 'start-cmd-'));
@@ -102,6 +106,14 @@ describe('fraiseql-observers start', () => {
       '      - type: webhook',
       `        url: "${receiver.url}/hooks/{{ event.entity_id }}"`,
       '        signing_secret_env: START_TEST_SIGNING_SECRET',
+      '  order_paid:',
+      '    entity: Order',
+      '    events: [UPDATE]',
+      "    condition: \"status == 'paid'\"",
+      '    ordering: per_entity',
+      '    actions:',
+      '      - type: database',
+      '        function: public.record_paid',
       '',
     ].join('\n'));
   });
@@ -137,6 +149,12 @@ describe('fraiseql-observers start', () => {
     const shipped = (await db.pool.query<{ id: string; object_id: string; pk: string }>(
       `SELECT id::text, object_id::text, pk_entity_change_log::text AS pk FROM core.tb_entity_change_log WHERE object_data->>'status' = 'shipped'`)).rows;
     expect(shipped).toHaveLength(5);
+    // Three changes of one order, for the per-entity ordered observer (the worker's awaitPredecessor activity).
+    const orderId = '7d1f2c3e-0000-4000-8000-000000000001';
+    for (let i = 0; i < 3; i += 1) {
+      await db.pool.query(`INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data)
+        VALUES ('Order', 'UPDATE', $1, '{"status": "paid"}')`, [orderId]);
+    }
 
     await waitFor('5 rows written by the database action', async () =>
       Number((await db.pool.query('SELECT count(*) FROM public.shipped_orders')).rows[0].count) === 5, 120_000, 200);
@@ -149,14 +167,22 @@ describe('fraiseql-observers start', () => {
       expect(r.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}:order_shipped:1$/);
     }
 
+    // The ordered observer ran for every paid change, those of one order in commit order.
+    await waitFor('8 paid rows', async () => Number((await db.pool.query('SELECT count(*) FROM public.paid_orders')).rows[0].count) === 8, 120_000, 200);
+    const ordered = (await db.pool.query<{ event_id: string }>('SELECT event_id::text FROM public.paid_orders WHERE order_id = $1 ORDER BY seq', [orderId])).rows;
+    const committed = (await db.pool.query<{ id: string }>('SELECT id::text FROM core.tb_entity_change_log WHERE object_id = $1 ORDER BY pk_entity_change_log', [orderId])).rows;
+    expect(ordered.map((r) => r.event_id)).toEqual(committed.map((r) => r.id));
+
     // Counters moved: rows read, workflows started, actions executed, events finished.
-    await waitFor('5 finished events in /metrics', async () => (await metricValue(metricsUrl, 'observer_events_finished_total', { status: 'succeeded' })) === 5, 30_000, 200);
-    expect(await metricValue(metricsUrl, 'observer_events_processed_total')).toBe(10);
-    expect(await metricValue(metricsUrl, 'observer_workflows_started_total', { entity_type: 'Order' })).toBe(5);
-    expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'database', status: 'success' })).toBe(5);
+    await waitFor('13 finished events in /metrics', async () => (await metricValue(metricsUrl, 'observer_events_finished_total', { status: 'succeeded' })) === 13, 30_000, 200);
+    expect(await metricValue(metricsUrl, 'observer_events_processed_total')).toBe(13);
+    expect(await metricValue(metricsUrl, 'observer_workflows_started_total', { entity_type: 'Order' })).toBe(13);
+    expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'database', status: 'success' })).toBe(13);
     expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'webhook', status: 'success' })).toBe(5);
-    expect(await metricValue(metricsUrl, 'observer_event_processing_duration_seconds_count', { entity_type: 'Order' })).toBe(5);
+    expect(await metricValue(metricsUrl, 'observer_event_processing_duration_seconds_count', { entity_type: 'Order' })).toBe(13);
     expect(await metricValue(metricsUrl, 'observer_dlq_items_total')).toBe(0);
+    const samples = parsePrometheusText(await (await fetch(metricsUrl)).text()).samples;
+    expect(samples.find((x) => x.name === 'observer_dlq_size')?.value).toBe(0);
 
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
