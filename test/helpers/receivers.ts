@@ -17,13 +17,15 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   body: string;
   remoteAddress: string | undefined;
+  /** Epoch ms (fractional) at which the whole request had arrived. */
+  receivedAt: number;
 }
 
 /** Answers one request; the default answers 200 `ok`. */
 export type Responder = (req: RecordedRequest, res: http.ServerResponse) => void | Promise<void>;
 
 export interface HttpReceiver {
-  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  /** `http://127.0.0.1:<port>` (or the host given; no trailing slash). */
   url: string;
   port: number;
   requests: RecordedRequest[];
@@ -32,8 +34,19 @@ export interface HttpReceiver {
   close(): Promise<void>;
 }
 
-/** Starts an HTTP server on 127.0.0.1 that records every request with its full body. */
-export async function startHttpReceiver(responder?: Responder): Promise<HttpReceiver> {
+/** Wall-clock epoch milliseconds with sub-millisecond resolution. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export interface HttpReceiverOptions {
+  /** Address to listen on; default 127.0.0.1 (e.g. 127.0.0.2 or ::1 for SSRF tests). */
+  host?: string;
+}
+
+/** Starts an HTTP server on 127.0.0.1 (or `options.host`) that records every request with its full body. */
+export async function startHttpReceiver(responder?: Responder, options: HttpReceiverOptions = {}): Promise<HttpReceiver> {
+  const host = options.host ?? '127.0.0.1';
   const requests: RecordedRequest[] = [];
   let current: Responder =
     responder ??
@@ -50,6 +63,7 @@ export async function startHttpReceiver(responder?: Responder): Promise<HttpRece
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         remoteAddress: req.socket.remoteAddress,
+        receivedAt: nowMs(),
       };
       requests.push(recorded);
       Promise.resolve(current(recorded, res)).catch((err: unknown) => {
@@ -58,10 +72,10 @@ export async function startHttpReceiver(responder?: Responder): Promise<HttpRece
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     requests,
     respond(r) {
@@ -96,6 +110,8 @@ export interface SmtpReceiverOptions {
   password?: string;
   /** Return an SMTP code (e.g. 550) to reject a recipient. */
   rejectRecipient?: (address: string) => number | undefined;
+  /** The text of the 535 reply to a failed AUTH; receives what the client sent (to test that echoed secrets are scrubbed). */
+  authFailureMessage?: (username: string | undefined, password: string | undefined) => string;
 }
 
 /** Starts an SMTP server on 127.0.0.1 (plain text, AUTH PLAIN/LOGIN allowed without TLS). */
@@ -109,7 +125,8 @@ export async function startSmtpReceiver(options: SmtpReceiverOptions = {}): Prom
     logger: false,
     onAuth(auth, _session, callback) {
       if (auth.username === options.user && auth.password === options.password) return callback(null, { user: auth.username });
-      return callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+      const message = options.authFailureMessage?.(auth.username, auth.password ?? undefined) ?? 'Invalid username or password';
+      return callback(Object.assign(new Error(message), { responseCode: 535 }));
     },
     onRcptTo(address, _session, callback) {
       const code = options.rejectRecipient?.(address.address);
