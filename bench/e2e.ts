@@ -1,0 +1,418 @@
+/**
+ * `npm run bench:e2e`: the whole service on one machine, loopback only. Rows are committed to
+ * core.tb_entity_change_log; the real listener (NOTIFY + polling) starts processChangeEvent on the
+ * embedded Temporal server; a real SDK worker runs three signed webhook actions per event against a
+ * keep-alive HTTP receiver. Every phase gets a fresh stack (database, server, worker, listener,
+ * receiver, each its own process), so phases do not leak backlog into each other and each process's
+ * peak RSS is its own.
+ *
+ * Phases (durations and rates from the environment, for a quick run):
+ *   throughput   BENCH_E2E_EVENTS rows at once (default 3000); events/s and deliveries/s fully delivered
+ *   rate R       BENCH_E2E_RATES (default "100,500") events/s for BENCH_E2E_SECONDS (default 30);
+ *                commit→delivery latency (commit_time of the row → arrival of the event's LAST webhook)
+ *   parallel     BENCH_E2E_PARALLEL_RUNS events (default 10), one at a time, each with 3 actions of 100 ms;
+ *                baseline: the same 3 activity calls one after another, without Temporal
+ * Waiting for a backlog to drain is capped by BENCH_E2E_DRAIN_SECONDS (default 60); what is not
+ * delivered by then is reported as such, never dropped from the percentiles.
+ *
+ *   npm run bench:e2e
+ *   BENCH_E2E_EVENTS=500 BENCH_E2E_SECONDS=5 BENCH_E2E_RATES=100 npm run bench:e2e   (quick run)
+ *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (server to use)
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { Client, Pool } from 'pg';
+import pino from 'pino';
+import { closeActivities, createActivities, InMemoryBreakerStore, type WebhookAction } from '../src/activities';
+import { migrate } from '../src/db/migrate';
+import type { ChangeEvent } from '../src/events/types';
+import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
+import type { RoleMessage } from './e2e-roles';
+import { peakRssMiB, percentile, printTable } from './table';
+
+const num = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+};
+const EVENTS = num('BENCH_E2E_EVENTS', 3000);
+const RATES = (process.env.BENCH_E2E_RATES ?? '100,500').split(',').filter(Boolean).map((r) => {
+  const n = Number(r);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_E2E_RATES must list positive numbers, got ${JSON.stringify(process.env.BENCH_E2E_RATES)}`);
+  return n;
+});
+const SECONDS = num('BENCH_E2E_SECONDS', 30);
+const DRAIN_SECONDS = num('BENCH_E2E_DRAIN_SECONDS', 60);
+const PARALLEL_RUNS = num('BENCH_E2E_PARALLEL_RUNS', 10);
+const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SIGNING_SECRET = randomBytes(16).toString('hex');
+const ACTIONS = 3;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function observersYaml(receiverPort: number, paths: string[]): string {
+  const actions = paths.map((p) => `      - { type: webhook, url: "http://127.0.0.1:${receiverPort}${p}", signing_secret_env: BENCH_SIGNING_SECRET }`).join('\n');
+  return `
+observers:
+  bench:
+    entity: Order
+    events: [INSERT]
+    retry: { max_attempts: 5, initial_delay_ms: 100 }
+    actions:
+${actions}
+ssrf:
+  allow: ["127.0.0.1/32"]
+`;
+}
+
+/** Per-event delivery bookkeeping, fed by the receiver process. */
+class Deliveries {
+  readonly byEvent = new Map<string, { count: number; lastMs: number }>();
+  readonly keys = new Set<string>();
+  total = 0;
+  duplicates = 0;
+
+  add(items: Array<[string, string, number]>): void {
+    for (const [eventId, key, at] of items) {
+      this.total += 1;
+      if (this.keys.has(key)) this.duplicates += 1;
+      else this.keys.add(key);
+      const e = this.byEvent.get(eventId) ?? { count: 0, lastMs: 0 };
+      e.count += 1;
+      e.lastMs = Math.max(e.lastMs, at);
+      this.byEvent.set(eventId, e);
+    }
+  }
+
+  /** Events with all their actions delivered. */
+  complete(ids: Iterable<string>): number {
+    let n = 0;
+    for (const id of ids) if ((this.byEvent.get(id)?.count ?? 0) >= ACTIONS) n += 1;
+    return n;
+  }
+}
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+}
+
+function forkRole(role: string, env: Record<string, string>, onMessage?: (m: RoleMessage) => void): Promise<{ child: Child; port?: number }> {
+  const proc = fork(path.resolve(__dirname, 'e2e-roles.js'), [role], { env: { ...process.env, ...env }, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${role} did not become ready within 120 s`)), 120_000);
+    proc.on('message', (m: RoleMessage) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        resolve({ child: { name: role, proc }, port: m.port });
+      } else if (m.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`${role} failed: ${m.message}`));
+      } else onMessage?.(m);
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${role} exited with code ${code} before it was ready`));
+    });
+  });
+}
+
+async function stopChild(c: Child): Promise<void> {
+  if (c.proc.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => c.proc.once('exit', () => resolve()));
+  c.proc.send('stop');
+  const killed = await Promise.race([exited.then(() => false), sleep(30_000).then(() => true)]);
+  if (killed) {
+    c.proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+interface Stack {
+  pool: Pool;
+  client: TemporalClient;
+  receiverPort: number;
+  deliveries: Deliveries;
+  /** Inserts `n` rows in one statement; returns id → commit epoch ms. */
+  insert(n: number): Promise<Array<[string, number]>>;
+}
+
+interface StackRss {
+  server: number;
+  worker: number;
+  listener: number;
+  receiver: number;
+}
+
+/** Builds a fresh stack, runs `fn`, and tears it down; returns fn's result and each process's peak RSS. */
+async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Promise<{ result: T; rss: StackRss }> {
+  const dbName = `fo_bench_e2e_${randomBytes(3).toString('hex')}`;
+  const admin = new Client({ connectionString: SERVER });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const u = new URL(SERVER);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+  const pool = new Pool({ connectionString: databaseUrl, max: 4 });
+  pool.on('error', () => undefined);
+  const children: Child[] = [];
+  let server: ChildProcess | undefined;
+  let connection: Connection | undefined;
+  try {
+    await migrate({ pool });
+    const port = await freePort();
+    const saFlags = Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]);
+    server = spawn(process.execPath, [path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const address = `127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        connection = await Connection.connect({ address, connectTimeout: 5000 });
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(100);
+      }
+    }
+    const deliveries = new Deliveries();
+    const receiver = await forkRole('receiver', {}, (m) => {
+      if (m.type === 'deliveries') deliveries.add(m.items);
+    });
+    children.push(receiver.child);
+    const env = {
+      TEMPORAL_ADDRESS: address,
+      BENCH_TASK_QUEUE: 'bench-e2e',
+      DATABASE_URL: databaseUrl,
+      BENCH_OBSERVERS: observersYaml(receiver.port!, paths),
+      BENCH_SIGNING_SECRET: SIGNING_SECRET,
+    };
+    children.push((await forkRole('worker', env)).child);
+    children.push((await forkRole('listener', env)).child);
+    const stack: Stack = {
+      pool,
+      client: new TemporalClient({ connection }),
+      receiverPort: receiver.port!,
+      deliveries,
+      async insert(n) {
+        const { rows } = await pool.query<{ id: string; commit_ms: number }>(
+          `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data, commit_time)
+           SELECT 'Order', 'INSERT', gen_random_uuid(), jsonb_build_object('n', g, 'status', 'new'), clock_timestamp()
+           FROM generate_series(1, $1) g
+           RETURNING id::text, (extract(epoch FROM commit_time) * 1000)::float8 AS commit_ms`,
+          [n],
+        );
+        return rows.map((r) => [r.id, r.commit_ms]);
+      },
+    };
+    const result = await fn(stack);
+    const rssOf = (name: string) => {
+      const c = children.find((x) => x.name === name);
+      return c?.proc.pid ? peakRssMiB(c.proc.pid) : NaN;
+    };
+    const rss: StackRss = { server: server.pid ? peakRssMiB(server.pid) : NaN, worker: rssOf('worker'), listener: rssOf('listener'), receiver: rssOf('receiver') };
+    return { result, rss };
+  } finally {
+    for (const c of [...children].reverse()) await stopChild(c).catch(() => undefined);
+    await connection?.close().catch(() => undefined);
+    server?.kill('SIGKILL');
+    await pool.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+/** Waits until every id is fully delivered or `seconds` pass; returns whether all were. */
+async function drain(d: Deliveries, ids: string[], seconds: number): Promise<boolean> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (d.complete(ids) === ids.length) return true;
+    await sleep(20);
+  }
+  return d.complete(ids) === ids.length;
+}
+
+interface ThroughputResult {
+  events: number;
+  delivered: number;
+  seconds: number;
+  duplicates: number;
+}
+
+async function throughput(s: Stack): Promise<ThroughputResult> {
+  // Warm-up: bundles loaded, pools connected, caches filled; not counted.
+  const warm = (await s.insert(50)).map(([id]) => id);
+  await drain(s.deliveries, warm, DRAIN_SECONDS);
+  const t0 = Date.now();
+  const ids: string[] = [];
+  for (let done = 0; done < EVENTS; done += 1000) ids.push(...(await s.insert(Math.min(1000, EVENTS - done))).map(([id]) => id));
+  await drain(s.deliveries, ids, DRAIN_SECONDS + EVENTS / 50);
+  const last = Math.max(...ids.map((id) => ((s.deliveries.byEvent.get(id)?.count ?? 0) >= ACTIONS ? s.deliveries.byEvent.get(id)!.lastMs : 0)));
+  return { events: EVENTS, delivered: s.deliveries.complete(ids), seconds: (last - t0) / 1000, duplicates: s.deliveries.duplicates };
+}
+
+interface RateResult {
+  rate: number;
+  inserted: number;
+  insertSeconds: number;
+  delivered: number;
+  latencies: number[];
+  duplicates: number;
+  deliveredPerSecond: number;
+}
+
+async function atRate(s: Stack, rate: number): Promise<RateResult> {
+  const warm = (await s.insert(20)).map(([id]) => id);
+  await drain(s.deliveries, warm, DRAIN_SECONDS);
+  const commits = new Map<string, number>();
+  const start = performance.now();
+  let inserted = 0;
+  for (;;) {
+    const elapsed = performance.now() - start;
+    if (elapsed >= SECONDS * 1000) break;
+    const due = Math.floor((rate * elapsed) / 1000) + 1;
+    if (due > inserted) {
+      for (const [id, at] of await s.insert(due - inserted)) commits.set(id, at);
+      inserted = due;
+    }
+    await sleep(2);
+  }
+  const insertSeconds = (performance.now() - start) / 1000;
+  const ids = [...commits.keys()];
+  await drain(s.deliveries, ids, DRAIN_SECONDS);
+  const latencies = ids
+    .map((id) => {
+      const d = s.deliveries.byEvent.get(id);
+      return d && d.count >= ACTIONS ? d.lastMs - commits.get(id)! : Number.POSITIVE_INFINITY;
+    })
+    .sort((a, b) => a - b);
+  const firstCommit = Math.min(...commits.values());
+  const delivered = latencies.filter(Number.isFinite).length;
+  const lastDelivery = Math.max(...ids.map((id) => s.deliveries.byEvent.get(id)?.lastMs ?? 0));
+  return { rate, inserted: ids.length, insertSeconds, delivered, latencies, duplicates: s.deliveries.duplicates, deliveredPerSecond: delivered / ((lastDelivery - firstCommit) / 1000) };
+}
+
+interface ParallelResult {
+  pipelineRunMs: number[];
+  pipelineCommitToCloseMs: number[];
+  directSequentialMs: number[];
+  directParallelMs: number[];
+}
+
+async function parallelism(s: Stack): Promise<ParallelResult> {
+  const out: ParallelResult = { pipelineRunMs: [], pipelineCommitToCloseMs: [], directSequentialMs: [], directParallelMs: [] };
+  for (let i = 0; i < PARALLEL_RUNS + 1; i++) {
+    const [[id, commitMs]] = (await s.insert(1)) as [[string, number]];
+    const handle = s.client.workflow.getHandle(`fraiseql-event:${id}`);
+    for (const deadline = Date.now() + 60_000; ; ) {
+      try {
+        await handle.result();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(20); // not started yet
+      }
+    }
+    const d = await handle.describe();
+    if (i === 0) continue; // warm-up
+    out.pipelineRunMs.push(d.closeTime!.getTime() - d.startTime.getTime());
+    out.pipelineCommitToCloseMs.push(d.closeTime!.getTime() - commitMs);
+  }
+  // Baseline: the very same activity functions, called directly, one after another (the Rust
+  // crate's model), and together; no Temporal in between.
+  const acts = createActivities({ env: { BENCH_SIGNING_SECRET: SIGNING_SECRET }, log: pino({ level: 'silent' }), breaker: new InMemoryBreakerStore(), ssrf: { allow: ['127.0.0.1/32'] } });
+  try {
+    const event: ChangeEvent = {
+      id: 'bench', position: '1', kind: 'INSERT', rawKind: 'INSERT', entityType: 'Order', entityId: null, data: {}, before: null, changes: null,
+      updatedFields: null, tenantId: null, userId: null, actor: null, createdAt: null, commitTime: null, trace: null,
+    };
+    const action = (p: string, i: number): WebhookAction => ({ type: 'webhook', key: `baseline:${i}`, url: `http://127.0.0.1:${s.receiverPort}${p}`, signing_secret_env: 'BENCH_SIGNING_SECRET' });
+    const actions = ['/slow/a', '/slow/b', '/slow/c'].map(action);
+    for (let i = 0; i < PARALLEL_RUNS + 1; i++) {
+      let t = performance.now();
+      for (const a of actions) await acts.runWebhook({ event: { ...event, id: `seq-${i}` }, action: a });
+      const seq = performance.now() - t;
+      t = performance.now();
+      await Promise.all(actions.map((a) => acts.runWebhook({ event: { ...event, id: `par-${i}` }, action: a })));
+      const par = performance.now() - t;
+      if (i === 0) continue;
+      out.directSequentialMs.push(seq);
+      out.directParallelMs.push(par);
+    }
+  } finally {
+    await closeActivities(acts);
+  }
+  for (const list of Object.values(out) as number[][]) list.sort((a, b) => a - b);
+  return out;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v : `> ${DRAIN_SECONDS} s drain`);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(`bench:e2e on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`events ${EVENTS}, rates ${RATES.join('/')} events/s for ${SECONDS} s, drain cap ${DRAIN_SECONDS} s, ${PARALLEL_RUNS} parallelism runs\n`);
+  const rssRows: Array<Array<string | number>> = [];
+  const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, r.server, r.worker, r.listener, r.receiver, peakRssMiB(process.pid)]);
+  const fast = ['/a', '/b', '/c'];
+
+  const tp = await withStack(fast, throughput);
+  rssRow('throughput', tp.rss);
+  console.log(`Sustained throughput: ${EVENTS} events committed at once, ${ACTIONS} signed webhooks each\n`);
+  printTable(
+    ['events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
+    [[tp.result.events, tp.result.delivered, tp.result.seconds, tp.result.delivered / tp.result.seconds, (tp.result.delivered * ACTIONS) / tp.result.seconds, String(tp.result.duplicates)]],
+  );
+
+  const rateRows: Array<Array<string | number>> = [];
+  for (const rate of RATES) {
+    const r = await withStack(fast, (s) => atRate(s, rate));
+    rssRow(`${rate} events/s`, r.rss);
+    const l = r.result.latencies;
+    rateRows.push([String(rate), r.result.inserted, r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
+      r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates)]);
+  }
+  console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
+  printTable(['target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates'], rateRows);
+
+  const par = await withStack(['/slow/a', '/slow/b', '/slow/c'], parallelism);
+  rssRow('parallelism', par.rss);
+  const p = par.result;
+  console.log(`\nThree 100 ms webhook actions of one event (median of ${PARALLEL_RUNS})\n`);
+  printTable(
+    ['how', 'median ms', 'p90 ms'],
+    [
+      ['pipeline: one observer, 3 actions (workflow start → close)', percentile(p.pipelineRunMs, 50), percentile(p.pipelineRunMs, 90)],
+      ['pipeline: commit → workflow closed', percentile(p.pipelineCommitToCloseMs, 50), percentile(p.pipelineCommitToCloseMs, 90)],
+      ['baseline: the 3 activity calls one after another (no Temporal)', percentile(p.directSequentialMs, 50), percentile(p.directSequentialMs, 90)],
+      ['reference: the 3 activity calls together (no Temporal)', percentile(p.directParallelMs, 50), percentile(p.directParallelMs, 90)],
+    ],
+  );
+
+  console.log('\nPeak RSS (MiB) of each process, per phase (every phase has fresh processes except the bench itself)\n');
+  printTable(['phase', 'Temporal server', 'worker', 'listener', 'receiver', 'bench (inserts, baseline)'], rssRows);
+  console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Goal published by the Phase 8 release: p99 50 ms, 10,000 events/s.`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
