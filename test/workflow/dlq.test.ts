@@ -2,7 +2,8 @@
  * The dead-letter queue end to end on the embedded Temporal server: a partial failure becomes a
  * failed run (the DLQ entry), `listDlq` / `showDlq` / `dlqStats` read it back, `retryDlq` re-runs
  * only the failed action (same idempotency key; the succeeded one is not called again), a second
- * retry is refused, `retryAll --dry-run` changes nothing, and the size gauge follows.
+ * or concurrent retry is refused, a failed retry is the next entry, a terminated run is not one,
+ * `retryAll --dry-run` changes nothing, and the size gauge follows.
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { Registry } from 'prom-client';
@@ -245,5 +246,77 @@ describe('retries', () => {
     }
     for (const e of [a, b]) expect(fx.requestsFor(fx.warehouse, e.entityId)).toHaveLength(1);
     expect(await countDlqEntries(fx.env.client)).toBe(0);
+  });
+
+  it('a retry that fails again is the new entry; the next retry carries everything done so far', async () => {
+    fx.setBilling('failing');
+    const e = await fx.startEvent('Order');
+    await failed(e);
+    const first = await retryDlq(fx.env.client, e.eventId);
+    await failed({ ...e, runId: first.runId });
+
+    const { entries } = await listDlq(fx.env.client);
+    expect(entries.map((x) => [x.workflowId, x.runId])).toEqual([[e.workflowId, first.runId]]);
+    const shown = await showDlq(fx.env.client, e.eventId);
+    expect(shown).toMatchObject({ runId: first.runId, retry: { retryNumber: 1, previousRunId: e.runId, actionKeys: ['notify_billing:0'] } });
+    expect(shown.actions.map((a) => [a.key, a.status, a.attempts, a.errorType])).toEqual([
+      ['notify_warehouse:0', 'carried', 0, null],
+      ['notify_billing:0', 'failed', 1, 'HttpClientError'],
+    ]);
+
+    fx.setBilling('ok');
+    const second = await retryDlq(fx.env.client, e.workflowId);
+    expect(second).toMatchObject({ previousRunId: first.runId, retryNumber: 2, actionKeys: ['notify_billing:0'], carriedKeys: ['notify_warehouse:0'] });
+    const result: ProcessChangeEventResult = await fx.env.client.workflow.getHandle(e.workflowId, second.runId).result();
+    expect(result).toMatchObject({ status: 'succeeded', retryNumber: 2 });
+    expect(result.actions.map((a) => [a.key, a.status])).toEqual([
+      ['notify_warehouse:0', 'carried'],
+      ['notify_billing:0', 'succeeded'],
+    ]);
+    const summary = await (await fx.env.client.workflow.getHandle(e.workflowId, second.runId).describe()).staticSummary();
+    expect(summary).toBe(`DLQ retry #2 (re-runs notify_billing:0) — UPDATE Order ${e.entityId} → notify_warehouse, notify_billing (2 actions)`);
+    expect(fx.requestsFor(fx.warehouse, e.entityId)).toHaveLength(1);
+    const keys = fx.requestsFor(fx.billing, e.entityId).map((r) => r.headers['idempotency-key']);
+    expect(keys).toEqual([`${e.eventId}:notify_billing:0`, `${e.eventId}:notify_billing:0`, `${e.eventId}:notify_billing:0`]);
+    expect(await countDlqEntries(fx.env.client)).toBe(0);
+  });
+
+  it('two retries racing for one entry start one run: the other is refused', async () => {
+    fx.setBilling('failing');
+    const e = await fx.startEvent('Order');
+    await failed(e);
+    fx.setBilling('ok');
+    const settled = await Promise.allSettled([retryDlq(fx.env.client, e.eventId), retryDlq(fx.env.client, e.eventId), retryDlq(fx.env.client, e.eventId)]);
+    const won = settled.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof retryDlq>>> => r.status === 'fulfilled');
+    const lost = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(2);
+    for (const l of lost) {
+      expect(l.reason).toBeInstanceOf(DlqRetryRefusedError);
+      // Refused either by our check (the winner's run already visible) or by Temporal's reuse policy.
+      expect(['already_retrying', 'running', 'completed']).toContain((l.reason as DlqRetryRefusedError).reason);
+    }
+    await fx.env.client.workflow.getHandle(e.workflowId, won[0]!.value.runId).result();
+    expect(fx.requestsFor(fx.billing, e.entityId)).toHaveLength(2);
+    expect(fx.requestsFor(fx.warehouse, e.entityId)).toHaveLength(1);
+  });
+
+  it('a terminated run is not a DLQ entry and is not retried', async () => {
+    const release = fx.holdBilling();
+    let e: StartedEvent;
+    try {
+      e = await fx.startEvent('Invoice');
+      await eventually(() => expect(fx.requestsFor(fx.billing, e.entityId)).toHaveLength(1));
+      await fx.env.client.workflow.getHandle(e.workflowId).terminate('operator stopped it');
+    } finally {
+      release();
+      fx.setBilling('ok');
+    }
+    const err = await rejectionOf(retryDlq(fx.env.client, e.eventId));
+    expect(err).toBeInstanceOf(DlqRetryRefusedError);
+    expect(err).toMatchObject({ reason: 'not_failed' });
+    expect((err as Error).message).toBe(`${e.workflowId}: its latest run ${e.runId} ended TERMINATED, not FAILED; only failed runs are DLQ entries`);
+    expect((await listDlq(fx.env.client, { entity: 'Invoice' })).entries).toEqual([]);
+    await expect(showDlq(fx.env.client, e.eventId)).rejects.toThrow(`${e.workflowId} has no failed run: its latest run ${e.runId} is TERMINATED`);
   });
 });
