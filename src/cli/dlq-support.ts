@@ -19,7 +19,7 @@ export const prefixFlag = {
   'workflow-id-prefix': Flags.string({
     env: 'WORKFLOW_ID_PREFIX',
     default: DEFAULT_WORKFLOW_ID_PREFIX,
-    summary: 'Prefix of the listener’s workflow ids (default $WORKFLOW_ID_PREFIX, else fraiseql-event)',
+    summary: 'Prefix of the listener’s workflow ids (added to a bare event id)',
   }),
 };
 

@@ -14,9 +14,9 @@ export const temporalFlags = {
   address: Flags.string({
     env: 'TEMPORAL_ADDRESS',
     default: DEFAULT_TEMPORAL_ADDRESS,
-    summary: 'Temporal frontend host:port (default $TEMPORAL_ADDRESS, else the embedded server of `start` on 127.0.0.1:7233)',
+    summary: 'Temporal frontend host:port (127.0.0.1:7233 is where `start` serves its embedded server)',
   }),
-  namespace: Flags.string({ env: 'TEMPORAL_NAMESPACE', default: 'default', summary: 'Temporal namespace (default $TEMPORAL_NAMESPACE, else default)' }),
+  namespace: Flags.string({ env: 'TEMPORAL_NAMESPACE', default: 'default', summary: 'Temporal namespace' }),
 };
 
 /** Nothing usable answers at the Temporal address (refused, timed out, or not a Temporal frontend). */
@@ -29,7 +29,8 @@ export class TemporalUnreachableError extends ObserversError {
     super(
       `Cannot reach Temporal at ${address}: ${reason}. ` +
         `If you use the embedded server, start the service first: \`fraiseql-observers start\` without TEMPORAL_ADDRESS ` +
-        `serves it on ${DEFAULT_TEMPORAL_ADDRESS}. Otherwise set TEMPORAL_ADDRESS (or --address) to your cluster's frontend.`,
+        `serves it on ${DEFAULT_TEMPORAL_ADDRESS} (EMBEDDED_TEMPORAL_PORT changes the port). ` +
+        `Otherwise set TEMPORAL_ADDRESS (or --address) to your cluster's frontend.`,
       options,
     );
   }
