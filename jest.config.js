@@ -3,6 +3,14 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'types
 const base = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
 
 module.exports = {
+  // Jest's default on this 2-core machine is cores - 1 = ONE worker, so every file ran after the
+  // other although most integration and workflow files spend their time waiting (timers, sockets,
+  // a server process). Each file has its own database, Redis prefix, task queues and (for the
+  // workflow tier) its own server process, so files are independent. JEST_MAX_WORKERS overrides.
+  maxWorkers: process.env.JEST_MAX_WORKERS ?? 3,
+  // A worker whose heap stays above this after a file is replaced before the next one (the SDK's
+  // native runtime and bundles are large; this keeps a long run from growing without bound).
+  workerIdleMemoryLimit: '1GB',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },

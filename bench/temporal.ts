@@ -1,20 +1,94 @@
 /**
- * `npm run bench:temporal`: throughput and latency of the embedded Temporal server driven by the
- * real SDK worker and client (wall-clock mode, one worker), for a workflow of three parallel
- * activities. The server runs as its own process so its peak RSS is measured alone.
+ * `npm run bench:temporal`: completed workflows per second through the embedded Temporal server,
+ * driven by the real SDK worker and client in wall-clock mode, for a workflow of three parallel
+ * no-op activities — and where the CPU of each workflow goes.
  *
- * Options (env): BENCH_WORKFLOWS (default 1000), BENCH_CONCURRENCY (default 50).
+ * Every configuration runs on fresh processes: the server (its own process, so its peak RSS is its
+ * own), one or more worker processes, and one or more load-generator processes that keep a fixed
+ * number of workflows in flight (start + wait for the result). CPU seconds of every process are read
+ * from /proc before and after the measured phase, so each row says how many CPU milliseconds one
+ * workflow cost the server, the worker(s) and the client(s).
+ *
+ * Env: BENCH_CONFIGS (comma-separated labels, or `all`; default: the short list), BENCH_WORKFLOWS
+ * (measured workflows per row, default 3000), BENCH_WARMUP (default 600), BENCH_THREADS=1 (also print
+ * the per-thread CPU split of the worker), BENCH_STATS=1 (also print server calls per workflow).
  */
-import { spawn } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import * as activities from './activities';
-import { percentile, peakRssMiB, printTable } from './table';
+import { bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { percentile, printTable } from './table';
+import { cpuSeconds, peakRssMiB, threadCpuSeconds, type ThreadGroup } from './proc';
+import type { LoadRequest, LoadResult } from './temporal-load';
+import type { WorkerProcessConfig } from './temporal-worker';
+
+/** One row of the table: a process layout plus worker options, all else equal. */
+interface BenchConfig {
+  label: string;
+  workflowType: 'threeParallel' | 'threeParallelLocal';
+  workers: number;
+  loaders: number;
+  inFlight: number;
+  options: Partial<WorkerOptions>;
+}
+
+/**
+ * The worker settings recommended for the embedded server (see README "The embedded Temporal
+ * server"): the server dispatches every workflow task on the normal queue, so polls on the sticky
+ * queue are wasted and the normal queue needs the pollers; more task slots keep them busy.
+ */
+export const RECOMMENDED_WORKER_OPTIONS: Partial<WorkerOptions> = {
+  maxConcurrentWorkflowTaskExecutions: 100,
+  maxConcurrentActivityTaskExecutions: 200,
+  nonStickyToStickyPollRatio: 1,
+  maxCachedWorkflows: 1000,
+};
+
+const base = { workflowType: 'threeParallel', workers: 1, loaders: 1, inFlight: 100, options: {} } as const;
+const rec = { ...base, loaders: 2, options: RECOMMENDED_WORKER_OPTIONS };
+
+/** Rows of the full matrix: SDK defaults, then one change at a time, then the recommended set and its variants. */
+const CONFIGS: BenchConfig[] = [
+  { ...base, label: 'SDK defaults (1 loader)' },
+  { ...base, label: '2 loaders', loaders: 2 },
+  { ...base, label: '2 loaders 200 in flight', loaders: 2, inFlight: 200 },
+  { ...base, label: 'nonStickyToStickyPollRatio 1', loaders: 2, options: { nonStickyToStickyPollRatio: 1 } },
+  { ...base, label: 'wf task polls 20 (ratio 1)', loaders: 2, options: { nonStickyToStickyPollRatio: 1, maxConcurrentWorkflowTaskPolls: 20 } },
+  { ...base, label: 'wf task poller autoscaling', loaders: 2, options: { workflowTaskPollerBehavior: { type: 'autoscaling', maximum: 50 } } },
+  { ...base, label: 'maxConcurrentWFTExecutions 100', loaders: 2, options: { maxConcurrentWorkflowTaskExecutions: 100 } },
+  { ...base, label: 'maxConcurrentActivityExec 200', loaders: 2, options: { maxConcurrentActivityTaskExecutions: 200 } },
+  { ...base, label: 'activity polls 20', loaders: 2, options: { maxConcurrentActivityTaskPolls: 20 } },
+  { ...base, label: 'maxCachedWorkflows 1000', loaders: 2, options: { maxCachedWorkflows: 1000 } },
+  { ...base, label: 'maxCachedWorkflows 0', loaders: 2, options: { maxCachedWorkflows: 0, maxConcurrentWorkflowTaskExecutions: 40 } },
+  { ...base, label: 'workflowThreadPoolSize 2', loaders: 2, options: { workflowThreadPoolSize: 2 } },
+  { ...base, label: 'reuseV8Context false', loaders: 2, options: { reuseV8Context: false } },
+  { ...base, label: 'stickyQueueScheduleToStart 1s', loaders: 2, options: { stickyQueueScheduleToStartTimeout: '1s' } },
+  { ...base, label: 'eager activities off', loaders: 2, options: { maxEagerActivityReservationsPerWorkflowTask: 0 } },
+  { ...rec, label: 'recommended' },
+  { ...rec, label: 'recommended 200 in flight', inFlight: 200 },
+  { ...rec, label: 'recommended 2 workers', workers: 2 },
+  { ...rec, label: 'recommended local activities', workflowType: 'threeParallelLocal' },
+  { ...rec, label: 'recommended local 2 workers', workflowType: 'threeParallelLocal', workers: 2 },
+];
+
+const SHORT_LIST = ['SDK defaults (1 loader)', 'recommended', 'recommended local activities'];
+
+interface Row {
+  config: BenchConfig;
+  seconds: number;
+  latencies: number[];
+  failed: number;
+  cpu: { server: number; workers: number; loaders: number };
+  threads: Record<ThreadGroup, number>;
+  serverRss: number;
+  workerRss: number;
+  stats: Record<string, number>;
+}
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  return await new Promise((resolve, reject) => {
     const s = net.createServer();
     s.listen(0, '127.0.0.1', () => {
       const { port } = s.address() as net.AddressInfo;
@@ -24,71 +98,176 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForServer(address: string): Promise<Connection> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      return await Connection.connect({ address, connectTimeout: 5000 });
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
+/** Fork a bench child and wait for its `ready` message (or its death). */
+async function forkReady(file: string, args: string[]): Promise<ChildProcess> {
+  const child = fork(path.resolve(__dirname, file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(`${file}: unexpected message ${String(m)}`))));
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)));
+  });
+  child.removeAllListeners('exit');
+  return child;
+}
+
+async function startServer(port: number): Promise<{ proc: ChildProcess; stats(): Promise<Record<string, number>> }> {
+  const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
+  const proc = spawn(process.execPath, [serverPath, 'server', 'start-dev', '--port', String(port), '--namespace', 'default'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, EMBEDDED_TEMPORAL_STATS: '1' },
+  });
+  let err = '';
+  const waiters: Array<(s: Record<string, number>) => void> = [];
+  proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    let i: number;
+    while ((i = err.indexOf('\n')) >= 0) {
+      const line = err.slice(0, i);
+      err = err.slice(i + 1);
+      const m = /^embedded-temporal-stats (.*)$/.exec(line);
+      if (m) waiters.shift()?.(JSON.parse(m[1]!) as Record<string, number>);
+      else process.stderr.write(`${line}\n`);
     }
+  });
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.setEncoding('utf8').once('data', () => resolve());
+    proc.once('exit', (code) => reject(new Error(`embedded server exited with ${code}`)));
+  });
+  proc.removeAllListeners('exit');
+  return {
+    proc,
+    stats: async () => await new Promise((resolve) => {
+      waiters.push(resolve);
+      proc.kill('SIGUSR2');
+    }),
+  };
+}
+
+async function runLoad(loaders: ChildProcess[], req: Omit<LoadRequest, 'type' | 'n' | 'inFlight'>, n: number, inFlight: number): Promise<LoadResult[]> {
+  return await Promise.all(loaders.map((l, i) => new Promise<LoadResult>((resolve) => {
+    l.once('message', (m) => resolve(m as LoadResult));
+    const share = (total: number) => Math.floor(total / loaders.length) + (i < total % loaders.length ? 1 : 0);
+    l.send({ ...req, type: 'run', prefix: `${req.prefix}-l${i}`, n: share(n), inFlight: share(inFlight) } satisfies LoadRequest);
+  })));
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+async function runConfig(config: BenchConfig, bundlePath: string, n: number, warmup: number): Promise<Row> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const server = await startServer(port);
+  const children: ChildProcess[] = [];
+  try {
+    const taskQueue = 'bench-temporal';
+    const workerCfg: WorkerProcessConfig = { address, taskQueue, bundlePath, options: config.options };
+    const workers = await Promise.all(Array.from({ length: config.workers }, () => forkReady('temporal-worker.js', [JSON.stringify(workerCfg)])));
+    children.push(...workers);
+    const loaders = await Promise.all(Array.from({ length: config.loaders }, () => forkReady('temporal-load.js', [address])));
+    children.push(...loaders);
+    const load = { taskQueue, workflowType: config.workflowType };
+    await runLoad(loaders, { ...load, prefix: 'warmup' }, warmup, config.inFlight);
+
+    const pids = { server: [server.proc.pid!], workers: workers.map((w) => w.pid!), loaders: loaders.map((l) => l.pid!) };
+    const cpuNow = () => ({
+      server: sum(pids.server.map(cpuSeconds)), workers: sum(pids.workers.map(cpuSeconds)), loaders: sum(pids.loaders.map(cpuSeconds)),
+    });
+    const threadsNow = () => threadCpuSeconds(pids.workers[0]!);
+    const stats0 = await server.stats();
+    const cpu0 = cpuNow();
+    const threads0 = threadsNow();
+    const t0 = performance.now();
+    const results = await runLoad(loaders, { ...load, prefix: 'load' }, n, config.inFlight);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuNow();
+    const threads1 = threadsNow();
+    const stats1 = await server.stats();
+    const failed = sum(results.map((r) => r.failed));
+    if (failed > 0) console.error(`${config.label}: ${failed} workflows failed, first error: ${results.find((r) => r.firstError)?.firstError}`);
+    const stats: Record<string, number> = {};
+    for (const [k, v] of Object.entries(stats1)) stats[k] = v - (stats0[k] ?? 0);
+    const threads = Object.fromEntries(Object.entries(threads1).map(([k, v]) => [k, v - threads0[k as ThreadGroup]])) as Record<ThreadGroup, number>;
+    const row: Row = {
+      config, seconds, failed, stats, threads,
+      latencies: results.flatMap((r) => r.latencies).sort((a, b) => a - b),
+      cpu: { server: cpu1.server - cpu0.server, workers: cpu1.workers - cpu0.workers, loaders: cpu1.loaders - cpu0.loaders },
+      serverRss: peakRssMiB(server.proc.pid!),
+      workerRss: Math.max(...pids.workers.map(peakRssMiB)),
+    };
+    await stopAll(workers, loaders);
+    return row;
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    server.proc.kill('SIGKILL');
   }
 }
 
-interface Result { label: string; n: number; conc: number; seconds: number; lat: number[] }
+async function stopAll(workers: ChildProcess[], loaders: ChildProcess[]): Promise<void> {
+  const exited = (c: ChildProcess) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null) resolve();
+    else c.once('exit', () => resolve());
+  });
+  for (const l of loaders) l.send('stop');
+  for (const w of workers) w.send('stop');
+  await Promise.race([Promise.all([...workers, ...loaders].map(exited)), new Promise((r) => setTimeout(r, 5000))]);
+}
 
-async function runPhase(client: Client, taskQueue: string, label: string, n: number, conc: number): Promise<Result> {
-  const lat: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  async function lane(): Promise<void> {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      const s = performance.now();
-      await client.workflow.execute('threeParallel', { taskQueue, workflowId: `${label}-${i}`, args: [i] });
-      lat.push(performance.now() - s);
-    }
-  }
-  await Promise.all(Array.from({ length: conc }, lane));
-  return { label, n, conc, seconds: (performance.now() - t0) / 1000, lat: lat.sort((a, b) => a - b) };
+function selectConfigs(): BenchConfig[] {
+  const wanted = process.env.BENCH_CONFIGS;
+  if (wanted === 'all') return CONFIGS;
+  const labels = wanted ? wanted.split(',').map((s) => s.trim()) : SHORT_LIST;
+  return labels.map((label) => {
+    const c = CONFIGS.find((x) => x.label === label);
+    if (!c) throw new Error(`BENCH_CONFIGS: unknown configuration "${label}"; known: ${CONFIGS.map((x) => x.label).join(' | ')}`);
+    return c;
+  });
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.env.BENCH_WORKFLOWS ?? 1000);
-  const conc = Number(process.env.BENCH_CONCURRENCY ?? 50);
-  Runtime.install({ logger: new (require('@temporalio/worker').DefaultLogger)('WARN') });
-  const port = await freePort();
-  const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
-  const server = spawn(process.execPath, [serverPath, 'server', 'start-dev', '--port', String(port), '--namespace', 'default'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const n = Number(process.env.BENCH_WORKFLOWS ?? 3000);
+  const warmup = Number(process.env.BENCH_WARMUP ?? 600);
+  const configs = selectConfigs();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));
   try {
-    const address = `127.0.0.1:${port}`;
-    const connection = await waitForServer(address);
-    const client = new Client({ connection });
-    const nativeConnection = await NativeConnection.connect({ address });
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: undefined });
-    const taskQueue = 'bench-temporal';
-    const worker = await Worker.create({
-      connection: nativeConnection, taskQueue, workflowBundle, activities,
-      maxCachedWorkflows: Number(process.env.BENCH_CACHED_WORKFLOWS ?? 1000),
-    });
-    const results: Result[] = [];
-    await worker.runUntil(async () => {
-      await runPhase(client, taskQueue, 'warmup', Math.min(300, n), Math.min(conc, 50));
-      results.push(await runPhase(client, taskQueue, 'single', 50, 1));
-      results.push(await runPhase(client, taskQueue, 'load', n, conc));
-    });
-    await nativeConnection.close();
-    await connection.close();
-    const serverRss = peakRssMiB(server.pid!);
-    console.log('\nEmbedded Temporal server — workflow with 3 parallel no-op activities, one worker, wall clock\n');
-    printTable(
-      ['phase', 'workflows', 'in flight', 'seconds', 'workflows/s', 'p50 ms', 'p99 ms', 'server peak RSS MiB', 'bench process peak RSS MiB'],
-      results.map((r) => [r.label, r.n, r.conc, r.seconds, r.n / r.seconds, percentile(r.lat, 50), percentile(r.lat, 99), serverRss, peakRssMiB(process.pid)]),
-    );
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: undefined });
+    const bundlePath = path.join(dir, 'workflows.js');
+    writeFileSync(bundlePath, bundle.code);
+    const rows: Row[] = [];
+    for (const c of configs) {
+      process.stderr.write(`bench:temporal: ${c.label} ...\n`);
+      rows.push(await runConfig(c, bundlePath, n, warmup));
+    }
+    print(rows, n);
   } finally {
-    server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function print(rows: Row[], n: number): void {
+  const load = os.loadavg()[0]!;
+  console.log(`\nEmbedded Temporal server — workflow of 3 parallel no-op activities, wall clock, ${n} workflows per row, ${os.cpus().length} cores (1-min load after the run: ${load.toFixed(2)})\n`);
+  console.log('CPU ms/wf = CPU milliseconds per completed workflow, per process kind (all threads; summed over processes of that kind).\n');
+  printTable(
+    ['configuration', 'workers', 'loaders', 'in flight', 'workflows/s', 'p50 ms', 'p99 ms', 'CPU ms/wf server', 'CPU ms/wf worker', 'CPU ms/wf client', 'CPU ms/wf total', 'server peak RSS MiB', 'worker peak RSS MiB'],
+    rows.map((r) => {
+      const done = r.latencies.length;
+      const per = (s: number) => (s * 1000) / done;
+      return [
+        r.config.label + (r.failed ? ` (${r.failed} FAILED)` : ''), r.config.workers, r.config.loaders, r.config.inFlight, done / r.seconds,
+        percentile(r.latencies, 50), percentile(r.latencies, 99),
+        per(r.cpu.server), per(r.cpu.workers), per(r.cpu.loaders), per(r.cpu.server + r.cpu.workers + r.cpu.loaders),
+        r.serverRss, r.workerRss,
+      ];
+    }),
+  );
+  if (process.env.BENCH_THREADS === '1') {
+    console.log('\nFirst worker process, CPU ms per workflow by thread group\n');
+    const groups = Object.keys(rows[0]!.threads) as ThreadGroup[];
+    printTable(['configuration', ...groups], rows.map((r) => [r.config.label, ...groups.map((g) => (r.threads[g] * 1000 * r.config.workers) / r.latencies.length)]));
+  }
+  if (process.env.BENCH_STATS === '1') {
+    console.log('\nServer calls per workflow (measured phase)\n');
+    const keys = ['PollWorkflowTaskQueue:task', 'PollWorkflowTaskQueue:empty', 'RespondWorkflowTaskCompleted', 'PollActivityTaskQueue:task', 'eagerActivityTasks', 'RespondActivityTaskCompleted', 'GetWorkflowExecutionHistory'];
+    printTable(['configuration', ...keys], rows.map((r) => [r.config.label, ...keys.map((k) => (r.stats[k] ?? 0) / r.latencies.length)]));
   }
 }
 

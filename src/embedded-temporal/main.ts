@@ -5,7 +5,7 @@
  *   local (dev):    main.js server start-dev --port P --namespace N [--search-attribute K=Type ...] [other flags ignored]
  * It exits when its parent process goes away (the SDK stops it with SIGKILL and never cleans up).
  */
-import { startEmbeddedTemporal } from './server';
+import { callStats, startEmbeddedTemporal } from './server';
 import { parseSearchAttributeFlag } from './cli-args';
 import { type SearchAttributeType } from './visibility-query';
 
@@ -74,6 +74,8 @@ async function main(): Promise<void> {
   const stop = () => {
     void server.stop().then(() => process.exit(0));
   };
+  // Benchmarks read the call counters (EMBEDDED_TEMPORAL_STATS=1) with SIGUSR2: one JSON line on stderr.
+  process.on('SIGUSR2', () => process.stderr.write(`embedded-temporal-stats ${JSON.stringify(callStats)}\n`));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

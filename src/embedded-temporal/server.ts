@@ -13,6 +13,17 @@ import { operatorServiceHandlers } from './operator-service';
 /** When set, every call is appended to this file (method, latency, outcome): a debugging aid. */
 const TRACE = process.env.EMBEDDED_TEMPORAL_TRACE_FILE;
 
+/**
+ * Call counters for benchmarks (`EMBEDDED_TEMPORAL_STATS=1`): calls per method, polls that got a
+ * task vs. ended empty, and activity tasks handed out eagerly in RespondWorkflowTaskCompleted.
+ * Off by default so normal runs pay nothing.
+ */
+const STATS = process.env.EMBEDDED_TEMPORAL_STATS === '1';
+export const callStats: Record<string, number> = {};
+function count(key: string, by = 1): void {
+  callStats[key] = (callStats[key] ?? 0) + by;
+}
+
 const SERVICES = {
   workflow: 'temporal.api.workflowservice.v1.WorkflowService',
   operator: 'temporal.api.operatorservice.v1.OperatorService',
@@ -65,6 +76,15 @@ function implementation(
       } catch (err) {
         reply(err);
         return;
+      }
+      if (STATS) {
+        count(name);
+        const done = callback;
+        callback = ((err: any, r: any) => {
+          if (!err && name.startsWith('Poll')) count(r?.taskToken?.length ? `${name}:task` : `${name}:empty`);
+          if (!err && name === 'RespondWorkflowTaskCompleted') count('eagerActivityTasks', r?.activityTasks?.length ?? 0);
+          done(err, r);
+        }) as typeof callback;
       }
       if (result instanceof Promise) result.then((r) => callback(null, r), reply);
       else callback(null, result);

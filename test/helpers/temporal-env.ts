@@ -13,7 +13,8 @@ import type { SearchAttributeKey } from '@temporalio/common/lib/search-attribute
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type LogLevel, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type LogLevel, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
+import { cachedWorkflowBundle } from './bundle';
 import type { History } from '@temporalio/common/lib/proto-utils';
 
 export type AnySearchAttributeKey = SearchAttributeKey<SearchAttributeType>;
@@ -105,20 +106,22 @@ export function uniqueWorkflowId(name: string): string {
 
 export const workflowsPath = path.resolve(__dirname, '../workflow/workflows/index.ts');
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The workflow bundle, built once per test file (jest gives each file its own module registry). */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
-  return bundle;
+/**
+ * The bundle of the test workflows (test/workflow/workflows), built once per source state for the
+ * whole run and shared by every file through the cache in ./bundle.ts.
+ */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  return cachedWorkflowBundle(workflowsPath);
 }
 
-const noop = (): void => undefined;
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (...args: unknown[]) => console.error(...args), log: noop };
+export { cachedWorkflowBundle };
 
-export type RunWorkerOptions = { taskQueue: string; activities?: object } & Omit<
-  WorkerOptions,
-  'connection' | 'taskQueue' | 'activities' | 'workflowBundle' | 'workflowsPath'
->;
+export type RunWorkerOptions = {
+  taskQueue: string;
+  activities?: object;
+  /** Workflow code to bundle (cached) instead of the test workflows, e.g. `require.resolve('../../src/workflows')`. */
+  workflowsPath?: string;
+} & Omit<WorkerOptions, 'connection' | 'taskQueue' | 'activities' | 'workflowBundle' | 'workflowsPath'>;
 
 /** Create a worker on the environment's native connection with the cached bundle, and run `fn` while it polls. */
 export async function runWorker<R>(env: TestWorkflowEnvironment, options: RunWorkerOptions, fn: () => Promise<R>): Promise<R> {
@@ -128,11 +131,12 @@ export async function runWorker<R>(env: TestWorkflowEnvironment, options: RunWor
 
 /** Create (but do not run) a worker, for tests that drive its lifecycle themselves. */
 export async function createWorker(env: TestWorkflowEnvironment, options: RunWorkerOptions): Promise<Worker> {
+  const { workflowsPath: codePath, ...rest } = options;
   return await Worker.create({
-    ...options,
+    ...rest,
     connection: env.nativeConnection,
     namespace: options.namespace ?? env.namespace ?? 'default',
-    workflowBundle: await workflowBundle(),
+    workflowBundle: await cachedWorkflowBundle(codePath ?? workflowsPath),
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded-temporal';
+import { eventually } from '../helpers/temporal-env';
 
 jest.setTimeout(60_000);
 
@@ -13,7 +14,7 @@ describe('embedded server retention', () => {
   let client: Client;
 
   beforeAll(async () => {
-    server = await startEmbeddedTemporal({ port: 0, retentionMs: 6000, maxClosedRuns: 100 });
+    server = await startEmbeddedTemporal({ port: 0, retentionMs: 4000, maxClosedRuns: 100 });
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection });
   });
@@ -29,8 +30,13 @@ describe('embedded server retention', () => {
     await expect(client.workflow.start('anything', opts)).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
     expect((await h.describe()).status.name).toBe('TERMINATED');
 
-    await new Promise((r) => setTimeout(r, 8000)); // past retention (the sweeper runs every 600 ms here)
-    await expect(client.workflow.getHandle('retained-1', h.firstExecutionRunId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    // Past retention the sweeper (every 400 ms here) drops the run; poll for that instead of sleeping a fixed time.
+    await eventually(
+      async () => {
+        await expect(client.workflow.getHandle('retained-1', h.firstExecutionRunId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     const again = await client.workflow.start('anything', opts);
     expect(again.firstExecutionRunId).not.toBe(h.firstExecutionRunId);
     await again.terminate();

@@ -258,7 +258,7 @@ describe('workflow task failure and timeout', () => {
 
   test('workflow tasks that time out are retried until the workflow can make progress', async () => {
     const taskQueue = uniqueTaskQueue('wft-timeout');
-    const taskTimeoutMs = 4_000;
+    const taskTimeoutMs = 3_000;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(failUntilFixed, {
         workflowId: uniqueWorkflowId('wft-timeout'),
@@ -271,12 +271,11 @@ describe('workflow task failure and timeout', () => {
       // so the run can only get going again if the server times those attempts out and retries.
       const stepped = await waitForEvent(handle, isType('WorkflowExecutionSignaled'));
       const stepEventId = num(stepped.events?.find(isType('WorkflowExecutionSignaled'))?.eventId);
-      await waitForEvent(
-        handle,
-        (e) => num(e.eventId) > stepEventId && (eventTypeName(e) === 'WorkflowTaskFailed' || eventTypeName(e) === 'WorkflowTaskTimedOut'),
-        { timeoutMs: 30_000 },
-      );
-      await new Promise((resolve) => setTimeout(resolve, taskTimeoutMs + 1_000));
+      const isTaskFailure = (e: temporal.api.history.v1.IHistoryEvent) => num(e.eventId) > stepEventId && (eventTypeName(e) === 'WorkflowTaskFailed' || eventTypeName(e) === 'WorkflowTaskTimedOut');
+      const failed = await waitForEvent(handle, isTaskFailure, { timeoutMs: 30_000 });
+      const firstFailureId = num(failed.events?.find(isTaskFailure)?.eventId);
+      // Then an unanswered attempt must time out and be retried (this used to be a fixed sleep of one timeout).
+      await waitForEvent(handle, (e) => num(e.eventId) > firstFailureId && eventTypeName(e) === 'WorkflowTaskTimedOut', { timeoutMs: 30_000 });
       await handle.signal(fixSignal);
       await expect(handle.result()).resolves.toBe('fixed');
       const types = eventTypes(await handle.fetchHistory());
