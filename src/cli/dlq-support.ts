@@ -2,7 +2,7 @@
  * What the `dlq` commands share: filter flags, the connect-run-close wrapper that turns each
  * known failure into a message and an exit code, and small formatting helpers.
  */
-import { Flags, type Command } from '@oclif/core';
+import { Errors, Flags } from '@oclif/core';
 import type { Client } from '@temporalio/client';
 import { DlqInputError, DlqNotFoundError, DlqRetryRefusedError } from '../dlq/errors';
 import { DEFAULT_WORKFLOW_ID_PREFIX } from '../dlq/ids';
@@ -24,27 +24,44 @@ export const prefixFlag = {
 };
 
 /**
+ * Ends the command with a message and an exit code. The code is also set as `exitCode`, which is
+ * what oclif uses under --json (it ignores `oclif.exit` there).
+ */
+export function fail(message: string, exit: number): never {
+  throw Object.assign(new Errors.CLIError(message, { exit }), { exitCode: exit });
+}
+
+/**
+ * Checks flag values before anything is contacted, so a typo is reported as such even when
+ * Temporal is down. Exits 2 with the message naming the flag.
+ */
+export function checkInput(check: () => unknown): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof DlqInputError) fail(err.message, 2);
+    throw err;
+  }
+}
+
+/**
  * Connects to Temporal, runs `fn`, and always closes the connection. Bad input exits 2 with the
  * message naming the flag; an unknown id or a refused retry exits 1; an unreachable server exits 2.
  */
-export async function withDlqClient<R>(
-  command: Command,
-  flags: { address: string; namespace: string },
-  fn: (client: Client) => Promise<R>,
-): Promise<R> {
+export async function withDlqClient<R>(flags: { address: string; namespace: string }, fn: (client: Client) => Promise<R>): Promise<R> {
   let session;
   try {
     session = await connectTemporal({ address: flags.address, namespace: flags.namespace });
   } catch (err) {
-    if (err instanceof TemporalUnreachableError || err instanceof TemporalSettingError) command.error(err.message, { exit: 2 });
+    if (err instanceof TemporalUnreachableError || err instanceof TemporalSettingError) fail(err.message, 2);
     throw err;
   }
   try {
     return await fn(session.client);
   } catch (err) {
-    if (err instanceof DlqInputError) command.error(err.message, { exit: 2 });
-    if (err instanceof DlqNotFoundError || err instanceof DlqRetryRefusedError) command.error(err.message, { exit: 1 });
-    if (isUnavailable(err)) command.error(new TemporalUnreachableError(flags.address, err instanceof Error ? err.message : String(err)).message, { exit: 2 });
+    if (err instanceof DlqInputError) fail(err.message, 2);
+    if (err instanceof DlqNotFoundError || err instanceof DlqRetryRefusedError) fail(err.message, 1);
+    if (isUnavailable(err)) fail(new TemporalUnreachableError(flags.address, err instanceof Error ? err.message : String(err)).message, 2);
     throw err;
   } finally {
     await session.close().catch(() => undefined);

@@ -81,6 +81,16 @@ export function parseLimit(value: number, flag = '--limit', max = 10_000): numbe
 }
 
 /**
+ * Validates a rate of retries per second.
+ *
+ * @throws DlqInputError naming `--rate` unless it is a number from 0.01 to 1000
+ */
+export function parseRate(value: number): number {
+  if (!Number.isFinite(value) || value < 0.01 || value > 1000) throw new DlqInputError('--rate', `expected retries per second from 0.01 to 1000, got ${String(value)}`);
+  return value;
+}
+
+/**
  * The visibility query for the failed runs the filters select.
  *
  * @throws DlqInputError naming the flag of a bad filter value
@@ -91,6 +101,17 @@ export function buildDlqQuery(filters: DlqFilters = {}, now: number = Date.now()
   if (filters.entity !== undefined) parts.push(`EntityType = ${quote(keyword('--entity', filters.entity))}`);
   if (filters.since !== undefined) parts.push(`CloseTime >= ${quote(parseSince(filters.since, now).toISOString())}`);
   return parts.join(' AND ');
+}
+
+/**
+ * A page token handed out by `listRunsPage`, back to bytes.
+ *
+ * @throws DlqInputError naming `--page-token` when it is not one
+ */
+export function decodePageToken(token: string | undefined): Uint8Array | undefined {
+  if (token === undefined || token === '') return undefined;
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(token)) throw new DlqInputError('--page-token', 'is not a page token printed by an earlier `dlq list`');
+  return Buffer.from(token, 'base64');
 }
 
 /** A query that lists every run of these workflow ids (to find each id's latest run). */

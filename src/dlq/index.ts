@@ -3,7 +3,7 @@
  * (its failure carries the per-action outcomes); every function takes an injected Temporal client.
  */
 export { DlqError, DlqInputError, DlqNotFoundError, DlqRetryRefusedError, type RetryRefusal } from './errors';
-export { buildDlqQuery, FAILED_RUNS_QUERY, parseLimit, parseSince, quote, type DlqFilters } from './filters';
+export { buildDlqQuery, FAILED_RUNS_QUERY, parseLimit, parseRate, parseSince, quote, type DlqFilters } from './filters';
 export { countDlqEntries, DLQ_SIZE_METRIC, startDlqGauge, type DlqGaugeOptions } from './gauge';
 export { DEFAULT_WORKFLOW_ID_PREFIX, eventIdOf, toWorkflowId } from './ids';
 export { listDlq, type DlqEntry, type ListDlqOptions, type ListDlqResult } from './list';

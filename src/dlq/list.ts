@@ -1,9 +1,9 @@
 /** `dlq list`: the dead-letter entries, newest first, a page at a time. */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { mapLimit } from './concurrency';
-import { buildDlqQuery, parseLimit, type DlqFilters } from './filters';
+import { buildDlqQuery, decodePageToken, parseLimit, type DlqFilters } from './filters';
 import { DEFAULT_WORKFLOW_ID_PREFIX, eventIdOf } from './ids';
-import { currentOnly, decodePageToken, listRunsPage, runAttributes, type RunAttributes } from './runs';
+import { currentOnly, listRunsPage, runAttributes, type RunAttributes } from './runs';
 
 /** One dead-letter entry: a failed `processChangeEvent` run that has not been retried. */
 export interface DlqEntry extends RunAttributes {

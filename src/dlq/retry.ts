@@ -8,8 +8,8 @@ import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/com
 import { ChangeLogPosition, EntityType, EventKind, ObserverNames } from '../temporal/search-attributes';
 import { ACTIONS_FAILED, PROCESS_CHANGE_EVENT, type ActionOutcome, type ProcessChangeEventInput } from '../workflows/types';
 import { mapLimit } from './concurrency';
-import { DlqError, DlqInputError, DlqNotFoundError, DlqRetryRefusedError } from './errors';
-import { buildDlqQuery, parseLimit, type DlqFilters } from './filters';
+import { DlqError, DlqNotFoundError, DlqRetryRefusedError } from './errors';
+import { buildDlqQuery, parseLimit, parseRate, type DlqFilters } from './filters';
 import { DEFAULT_WORKFLOW_ID_PREFIX, toWorkflowId } from './ids';
 import { currentOnly, isNotFound, listAllRuns, readRun } from './runs';
 
@@ -235,8 +235,7 @@ function refusedItem(workflowId: string, previousRunId: string, err: unknown): R
  * @throws DlqInputError naming the flag of a bad filter, rate or limit
  */
 export async function retryAll(client: Client, filters: DlqFilters, options: RetryAllOptions = {}): Promise<RetryAllResult> {
-  const rate = options.ratePerSecond ?? 10;
-  if (!Number.isFinite(rate) || rate < 0.01 || rate > 1000) throw new DlqInputError('--rate', `expected retries per second from 0.01 to 1000, got ${String(rate)}`);
+  const rate = parseRate(options.ratePerSecond ?? 10);
   const limit = parseLimit(options.limit ?? 1000);
   const query = buildDlqQuery(filters, options.now);
   const sleep = options.sleep ?? realSleep;

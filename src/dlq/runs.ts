@@ -8,8 +8,8 @@ import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@
 import { temporal } from '@temporalio/proto';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../temporal/search-attributes';
 import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../workflows/types';
-import { DlqInputError, DlqNotFoundError } from './errors';
-import { runsOfQuery } from './filters';
+import { DlqNotFoundError } from './errors';
+import { decodePageToken, runsOfQuery } from './filters';
 
 /** One page of a visibility list. */
 export interface RunsPage {
@@ -39,17 +39,6 @@ export function runAttributes(info: Pick<WorkflowExecutionInfo, 'typedSearchAttr
     failedActions: sa.get(FailedActions) ?? [],
     position: position === undefined ? null : String(position),
   };
-}
-
-/**
- * A page token handed out by {@link listRunsPage}, back to bytes.
- *
- * @throws DlqInputError naming `--page-token` when it is not one
- */
-export function decodePageToken(token: string | undefined): Uint8Array | undefined {
-  if (token === undefined || token === '') return undefined;
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(token)) throw new DlqInputError('--page-token', 'is not a page token printed by an earlier `dlq list`');
-  return Buffer.from(token, 'base64');
 }
 
 /**

@@ -221,6 +221,13 @@ describe('when Temporal is unreachable', () => {
     expect(error?.message).toContain('set TEMPORAL_ADDRESS (or --address)');
   });
 
+  it('reports a bad flag as such without waiting for Temporal', async () => {
+    const port = await closedPort();
+    const { error } = await runCommand(['dlq', 'retry-all', '--since', 'soon', '--address', `127.0.0.1:${port}`], oclif);
+    expect(error?.oclif?.exit).toBe(2);
+    expect(error?.message).toMatch(/^--since: /);
+  });
+
   it('rejects a malformed address naming the flag and the variable', async () => {
     const { error } = await runCommand(['dlq', 'stats', '--address', 'localhost'], oclif);
     expect(error?.oclif?.exit).toBe(2);
@@ -235,6 +242,10 @@ describe('when Temporal is unreachable', () => {
     };
     expect(err.code).toBe(2);
     expect(err.stderr).toContain(`Cannot reach Temporal at 127.0.0.1:${port}`);
+    // --json: the error as data on stdout, and the same exit code.
+    const json = (await rejectionOf(run(process.execPath, [BIN, 'dlq', 'list', '--json', '--address', `127.0.0.1:${port}`]))) as { code: number; stdout: string };
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { message: expect.stringMatching(/^Cannot reach Temporal at /), oclif: { exit: 2 } } });
     const ok = await run(process.execPath, [BIN, 'dlq', 'list', '--json'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
     expect((JSON.parse(ok.stdout) as ListDlqResult).entries).toEqual([]);
   });

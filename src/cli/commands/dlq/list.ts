@@ -1,5 +1,6 @@
 import { BaseCommand, Flags } from '../../base';
-import { clip, filterFlags, prefixFlag, shortTime, withDlqClient } from '../../dlq-support';
+import { checkInput, clip, filterFlags, prefixFlag, shortTime, withDlqClient } from '../../dlq-support';
+import { buildDlqQuery, decodePageToken, parseLimit } from '../../../dlq/filters';
 import { temporalFlags } from '../../temporal';
 import type { ListDlqResult } from '../../../dlq/list';
 
@@ -25,8 +26,13 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
 
   public async run(): Promise<ListDlqResult> {
     const f = this.flags;
+    checkInput(() => {
+      buildDlqQuery({ observer: f.observer, entity: f.entity, since: f.since });
+      parseLimit(f.limit);
+      decodePageToken(f['page-token']);
+    });
     const { listDlq } = await import('../../../dlq/list');
-    const result = await withDlqClient(this, f, (client) =>
+    const result = await withDlqClient(f, (client) =>
       listDlq(client, {
         observer: f.observer,
         entity: f.entity,

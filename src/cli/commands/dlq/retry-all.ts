@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand, Flags } from '../../base';
-import { filterFlags, prefixFlag, withDlqClient } from '../../dlq-support';
+import { checkInput, filterFlags, prefixFlag, withDlqClient } from '../../dlq-support';
+import { buildDlqQuery, parseLimit, parseRate } from '../../../dlq/filters';
 import { temporalFlags } from '../../temporal';
 import type { RetryAllItem, RetryAllResult } from '../../../dlq/retry';
 
@@ -56,8 +57,13 @@ export default class DlqRetryAll extends BaseCommand<typeof DlqRetryAll> {
     const { retryAll } = await import('../../../dlq/retry');
     const human = !this.jsonEnabled();
     const filters = { observer: f.observer, entity: f.entity, since: f.since };
+    checkInput(() => {
+      buildDlqQuery(filters);
+      parseRate(f.rate);
+      parseLimit(f.limit);
+    });
     const common = { ratePerSecond: f.rate, limit: f.limit, taskQueue: f['task-queue'], workflowIdPrefix: f['workflow-id-prefix'] };
-    const result = await withDlqClient(this, f, async (client) => {
+    const result = await withDlqClient(f, async (client) => {
       const ask = !f['dry-run'] && !f.yes && human && process.stdin.isTTY === true;
       if (ask) {
         const plan = await retryAll(client, filters, { ...common, dryRun: true });

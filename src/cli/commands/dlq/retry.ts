@@ -24,7 +24,7 @@ export default class DlqRetry extends BaseCommand<typeof DlqRetry> {
   public async run(): Promise<RetryDlqResult> {
     const f = this.flags;
     const { retryDlq } = await import('../../../dlq/retry');
-    const r = await withDlqClient(this, f, (client) => retryDlq(client, this.args.id, { taskQueue: f['task-queue'], workflowIdPrefix: f['workflow-id-prefix'] }));
+    const r = await withDlqClient(f, (client) => retryDlq(client, this.args.id, { taskQueue: f['task-queue'], workflowIdPrefix: f['workflow-id-prefix'] }));
     if (!this.jsonEnabled()) {
       this.log(`Started DLQ retry #${r.retryNumber} of ${r.workflowId}: new run ${r.runId} on task queue ${r.taskQueue}.`);
       this.log(`Re-runs: ${r.actionKeys.join(', ')}`);

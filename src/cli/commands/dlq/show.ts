@@ -23,7 +23,7 @@ export default class DlqShow extends BaseCommand<typeof DlqShow> {
   public async run(): Promise<DlqShowResult> {
     const f = this.flags;
     const { showDlq } = await import('../../../dlq/show');
-    const r = await withDlqClient(this, f, (client) => showDlq(client, this.args.id, { runId: f['run-id'], workflowIdPrefix: f['workflow-id-prefix'] }));
+    const r = await withDlqClient(f, (client) => showDlq(client, this.args.id, { runId: f['run-id'], workflowIdPrefix: f['workflow-id-prefix'] }));
     if (!this.jsonEnabled()) {
       const retried = r.latestRun.runId !== r.runId ? ` — superseded by run ${r.latestRun.runId} (${r.latestRun.status})` : '';
       const lines: Array<[string, string | number | null]> = [

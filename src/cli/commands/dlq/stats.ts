@@ -1,5 +1,6 @@
 import { BaseCommand, Flags } from '../../base';
-import { filterFlags, shortTime, withDlqClient } from '../../dlq-support';
+import { checkInput, filterFlags, shortTime, withDlqClient } from '../../dlq-support';
+import { buildDlqQuery, parseLimit } from '../../../dlq/filters';
 import { temporalFlags } from '../../temporal';
 import type { DlqStats } from '../../../dlq/stats';
 
@@ -15,8 +16,12 @@ export default class DlqStatsCommand extends BaseCommand<typeof DlqStatsCommand>
 
   public async run(): Promise<DlqStats> {
     const f = this.flags;
+    checkInput(() => {
+      buildDlqQuery({ observer: f.observer, entity: f.entity, since: f.since });
+      parseLimit(f.limit);
+    });
     const { dlqStats } = await import('../../../dlq/stats');
-    const s = await withDlqClient(this, f, (client) => dlqStats(client, { observer: f.observer, entity: f.entity, since: f.since }, { limit: f.limit }));
+    const s = await withDlqClient(f, (client) => dlqStats(client, { observer: f.observer, entity: f.entity, since: f.since }, { limit: f.limit }));
     if (!this.jsonEnabled()) {
       if (s.entries === 0) {
         this.log('The dead-letter queue is empty for these filters.');
