@@ -56,7 +56,19 @@ export class ChangeLogTableError extends Error {
  */
 export async function inspectChangeLogTable(q: Queryable, table: string, notifyChannel: string, cursorColumn?: string): Promise<ChangeLogTableInfo> {
   const name = parseQualifiedName(table);
-  const { rows: rel } = await q.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [quoteQualified(name)]);
+  let rel: Array<{ oid: string | null }>;
+  try {
+    ({ rows: rel } = await q.query<{ oid: string | null }>('SELECT to_regclass($1)::oid::text AS oid', [quoteQualified(name)]));
+  } catch (err) {
+    // Without USAGE on the schema even looking the table up fails; say which grant is missing.
+    if ((err as { code?: unknown }).code !== '42501') throw err;
+    const { rows } = await q.query<{ role: string }>('SELECT current_user AS role');
+    const schema = name.schema ?? 'its schema';
+    throw new ChangeLogTableError(
+      `Role ${rows[0]?.role ?? 'of this connection'} may not use schema ${schema} of ${displayQualified(name)} (${(err as Error).message}): grant USAGE ON SCHEMA ${schema} and SELECT on the table (and connect as its owner or a BYPASSRLS role)`,
+      { cause: err },
+    );
+  }
   const oid = rel[0]?.oid;
   if (!oid) {
     throw new ChangeLogTableError(`Change-log table ${displayQualified(name)} does not exist (or is not on the search_path): run \`fraiseql-observers migrate\` or set the table name`);
