@@ -15,7 +15,7 @@ import { sleep } from './backoff';
 import { LeaderLease } from './lease';
 import { NotifyListener } from './notify';
 import { type ListenerOptions, type ResolvedListenerOptions, resolveListenerOptions } from './options';
-import { buildReadSql } from './read-query';
+import { buildReadSql, buildRecentSql } from './read-query';
 import { type ChangeLogTableInfo, describeRls, inspectChangeLogTable } from './table-info';
 import { LeaderTerm } from './term';
 
@@ -75,6 +75,7 @@ export class ChangeLogListener extends EventEmitter<ListenerEvents> {
   private state: ListenerState = 'new';
   private table: ChangeLogTableInfo | null = null;
   private readSql = '';
+  private recentSql = '';
   private term: LeaderTerm | null = null;
   private notifier: NotifyListener | null = null;
   private running: Promise<void> | null = null;
@@ -208,6 +209,7 @@ export class ChangeLogListener extends EventEmitter<ListenerEvents> {
     const before = this.table ? describeRls(this.table) : null;
     this.table = info;
     this.readSql = buildReadSql(info);
+    this.recentSql = buildRecentSql(info);
     const warning = describeRls(info);
     this.metrics.rlsHidesRows.set(warning ? 1 : 0);
     if (warning && warning !== before) this.logger.warn({ table: info.display, role: info.rls.role, owner: info.rls.owner }, warning);
@@ -230,6 +232,7 @@ export class ChangeLogListener extends EventEmitter<ListenerEvents> {
       options: this.o,
       pool: this.pool,
       readSql: this.readSql,
+      recentSql: this.recentSql,
       leaseKey: this.lease.key,
       leaseSession: () => this.lease.client,
       logger: this.logger,

@@ -45,6 +45,11 @@ export interface ListenerOptions {
   stopTimeoutMs?: number;
   /** Checkpoint history older than this is pruned by the leader. Default 7 days. */
   historyRetentionSeconds?: number;
+  /**
+   * Rows at and below the checkpoint handed to the handler's `prime` when a term starts (per-entity
+   * ordering across restarts and failover). Default 1000; 0 disables.
+   */
+  primeRows?: number;
   /** Written to `updated_by`; default `hostname:pid`. */
   instanceName?: string;
   logger?: Logger;
@@ -82,12 +87,13 @@ export function resolveListenerOptions(o: ListenerOptions, hostname: string): Re
     maxGapRanges: o.maxGapRanges ?? 2000,
     stopTimeoutMs: o.stopTimeoutMs ?? 30_000,
     historyRetentionSeconds: o.historyRetentionSeconds ?? 7 * 86_400,
+    primeRows: o.primeRows ?? 1000,
     instanceName: o.instanceName ?? `${hostname}:${process.pid}`,
   };
   const ints: Array<[keyof ResolvedListenerOptions, number, number]> = [
     ['batchSize', 1, 10_000], ['pollIntervalMs', 10, 3_600_000], ['maxStartsInFlight', 1, 100_000],
     ['leaseRetryMs', 10, 1000], ['heartbeatMs', 50, 60_000], ['rejoinDelayMs', 0, 600_000],
-    ['checkpointIntervalMs', 0, 600_000], ['maxGapRanges', 1, 1_000_000], ['stopTimeoutMs', 0, 3_600_000],
+    ['checkpointIntervalMs', 0, 600_000], ['maxGapRanges', 1, 1_000_000], ['stopTimeoutMs', 0, 3_600_000], ['primeRows', 0, 100_000],
   ];
   for (const [k, min, max] of ints) {
     const v = r[k] as number;

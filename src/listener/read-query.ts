@@ -77,3 +77,20 @@ export async function runRead(q: Queryable, sql: string, p: ReadParams): Promise
     head: r.head === null ? null : BigInt(r.head),
   };
 }
+
+/**
+ * The statement reading the `$2` rows at and below position `$1`, newest first (one JSON array),
+ * for {@link RowHandler.prime} at the start of a leader term.
+ */
+export function buildRecentSql(info: ChangeLogTableInfo): string {
+  const cur = `t.${quoteIdent(info.cursorColumn)}`;
+  return `SELECT coalesce(json_agg(r), '[]'::json)::text AS rows FROM (
+  SELECT ${selectList(info, 't')} FROM ${info.sql} t WHERE ${cur} <= $1::bigint ORDER BY ${cur} DESC LIMIT $2
+) r`;
+}
+
+/** Run {@link buildRecentSql}; rows come back ascending. */
+export async function readRecent(q: Queryable, sql: string, upTo: bigint, limit: number): Promise<ChangeLogRow[]> {
+  const { rows } = await q.query<{ rows: string }>(sql, [upTo.toString(), limit]);
+  return ascending(JSON.parse(rows[0]?.rows ?? '[]') as ChangeLogRow[]);
+}

@@ -26,9 +26,11 @@ export interface RowHandlerOptions {
 /**
  * The last ordered workflow of each entity, bounded (LRU through Map insertion order).
  *
- * Limits, by design: the memory is per process and starts empty, so the first ordered event of an
- * entity after a restart, a failover, or after the entity was evicted runs without waiting for a
- * predecessor started before; ordering holds among the events one leader dispatches.
+ * The memory is per process. A new leader term primes it from the rows just behind the checkpoint
+ * (`primeRows`, default 1000, see {@link createRowHandler}'s `prime`), so ordering survives a
+ * restart or failover for entities changed in those rows. Limit: the first ordered event of an
+ * entity whose previous ordered event lies further back, or was evicted from the map, runs
+ * without waiting for it.
  */
 export class EntityOrderTracker {
   private readonly last = new Map<string, { workflowId: string; predecessor: string | undefined }>();
@@ -70,7 +72,7 @@ export class EntityOrderTracker {
 export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOptions = {}): RowHandler {
   const prefix = opts.workflowIdPrefix ?? 'fraiseql-event';
   const order = new EntityOrderTracker(opts.maxOrderedEntities);
-  return (row) => {
+  const handle: RowHandler = (row) => {
     let event;
     try {
       event = rowToEvent(row, opts.mapping);
@@ -97,4 +99,18 @@ export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOp
       summary: `${event.kind} ${event.entityType}${event.entityId ? ` ${event.entityId}` : ''} → ${observers.join(', ')} (${actions} action${actions === 1 ? '' : 's'})`,
     };
   };
+  // Rows already behind the checkpoint were started in an earlier term: remember their ordered
+  // workflows so the next event of the same entity waits for them after a restart or failover.
+  handle.prime = (rows) => {
+    for (const row of rows) {
+      let event;
+      try {
+        event = rowToEvent(row, opts.mapping);
+      } catch {
+        continue;
+      }
+      if (matchEvent(event, compiled).matches.some((m) => m.ordering === 'per_entity')) order.next(event, `${prefix}:${event.id}`);
+    }
+  };
+  return handle;
 }

@@ -14,7 +14,7 @@ import { recordBadRow } from './bad-rows';
 import { compareAndSwapCheckpoint, ensureCheckpoint, pruneCheckpointHistory, recordCheckpointError } from './checkpoint-store';
 import { CommitOrderCursor } from './cursor';
 import type { ResolvedListenerOptions } from './options';
-import { runRead } from './read-query';
+import { readRecent, runRead } from './read-query';
 import type { Queryable } from '../db/pool';
 import type { RowDecision, StartDecision } from './types';
 
@@ -23,6 +23,8 @@ export interface TermDeps {
   options: ResolvedListenerOptions;
   pool: Pool;
   readSql: string;
+  /** Reads the rows at and below a position, for the handler's `prime`. */
+  recentSql: string;
   leaseKey: AdvisoryKey;
   /** The lease session while leadership holds, else null. */
   leaseSession: () => Queryable | null;
@@ -111,6 +113,7 @@ export class LeaderTerm {
     this.saved = BigInt(cp.lastProcessedId);
     this.cursor = new CommitOrderCursor(this.saved, o.maxGapRanges);
     this.d.logger.info({ checkpoint: cp.lastProcessedId }, 'leader: reading from checkpoint');
+    await this.prime();
     let failures = 0;
     while (!this.signal.aborted && !this.draining) {
       let more = false;
@@ -130,6 +133,18 @@ export class LeaderTerm {
       this.maybePrune();
       this.scheduleSave();
       if (!more) await this.waitForWake(this.cursor.gaps.length > 0 ? Math.min(o.pollIntervalMs, 250) : o.pollIntervalMs);
+    }
+  }
+
+  /** Hand the rows just behind the checkpoint to the handler's `prime` (best effort: a failure only loses that state). */
+  private async prime(): Promise<void> {
+    const prime = this.d.options.handler.prime;
+    const n = this.d.options.primeRows;
+    if (!prime || n === 0 || this.saved === 0n) return;
+    try {
+      prime(await readRecent(this.d.pool, this.d.recentSql, this.saved, n));
+    } catch (err) {
+      this.d.logger.warn({ err: { message: (err as Error).message } }, 'cannot prime the row handler from the rows behind the checkpoint; per-entity ordering starts afresh');
     }
   }
 

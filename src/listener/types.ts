@@ -28,8 +28,12 @@ export type RowDecision =
 /** The start decision, as handed to a {@link WorkflowStarter}. */
 export type StartDecision = Extract<RowDecision, { kind: 'start' }>;
 
-/** Maps and matches one row. Must not throw for bad data (return `bad`); a throw is recorded as `handler_error`. */
-export type RowHandler = (row: ChangeLogRow) => RowDecision;
+/**
+ * Maps and matches one row. Must not throw for bad data (return `bad`); a throw is recorded as
+ * `handler_error`. `prime`, when present, is given the rows just at and below the checkpoint
+ * (ascending) when a leader term starts, to rebuild per-row state such as per-entity ordering.
+ */
+export type RowHandler = ((row: ChangeLogRow) => RowDecision) & { prime?: (rows: readonly ChangeLogRow[]) => void };
 
 /**
  * Starts one workflow. Resolves 'started', or 'duplicate' when a workflow with that id already

@@ -63,4 +63,37 @@ describe('listener: per-entity ordering of starts', () => {
       await listener.stop();
     }
   });
+
+  it('after a restart, primes the order from the rows behind the checkpoint (and can be told not to)', async () => {
+    const config = parseConfig({ env: { DATABASE_URL: db.url }, text: OBSERVERS, source: 'observers.yaml' });
+    const newHandler = () => createRowHandler(compileObservers(config), { mapping: { table: 'core.tb_entity_change_log' } });
+    const entity = 'cccccccc-0000-4000-8000-000000000003';
+    const insert = async () =>
+      (await db.pool.query<{ id: string }>(
+        `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data) VALUES ('Parcel', 'UPDATE', $1, '{}') RETURNING id::text`,
+        [entity],
+      )).rows[0]!.id;
+    const run = async (listenerId: string, primeRows: number | undefined, expectStarts: number) => {
+      const starter = new RecordingStarter();
+      const listener = new ChangeLogListener({ connectionString: db.url, listenerId, handler: newHandler(), starter, pollIntervalMs: 100, logger: pino({ level: 'silent' }), ...(primeRows === undefined ? {} : { primeRows }) });
+      try {
+        await listener.start();
+        await waitFor(`${expectStarts} start(s)`, () => starter.size === expectStarts);
+      } finally {
+        await listener.stop();
+      }
+      return starter;
+    };
+    const before = await insert();
+    // Two listener ids: one primes (the default), one does not; each first catches up to here.
+    const total = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM core.tb_entity_change_log')).rows[0]!.n;
+    await run('primed', undefined, total);
+    await run('unprimed', 0, total);
+    const after = await insert();
+    // Fresh processes (new handlers, empty memory) pick up the new event.
+    const primed = await run('primed', undefined, 1);
+    expect((primed.get(`fraiseql-event:${after}`)!.decision.payload as ProcessChangeEventInput).predecessorWorkflowId).toBe(`fraiseql-event:${before}`);
+    const unprimed = await run('unprimed', 0, 1);
+    expect((unprimed.get(`fraiseql-event:${after}`)!.decision.payload as ProcessChangeEventInput).predecessorWorkflowId).toBeUndefined();
+  });
 });
