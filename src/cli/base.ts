@@ -25,6 +25,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.args = args as typeof this.args;
   }
 
+  /**
+   * Under --json oclif takes the exit code from `err.exitCode` and ignores the `{ exit }` given to
+   * `this.error`; copy it over so every command exits with the same code with or without --json.
+   */
+  public override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err.exitCode === undefined && typeof err.oclif?.exit === 'number') err.exitCode = err.oclif.exit;
+    return super.catch(err);
+  }
+
   /** Print rows as a table (human output only; with --json return the data instead). */
   protected table(head: string[], rows: Array<Array<string | number | null | undefined>>): void {
     const t = new Table({ head, style: { head: [], border: [] } });
