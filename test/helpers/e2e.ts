@@ -1,28 +1,31 @@
 /**
  * The whole service wired from its real pieces for end-to-end tests: observers YAML → config →
  * compiled observers → `ChangeLogListener` reading `core.tb_entity_change_log` → `TemporalStarter`
- * → embedded Temporal → a real SDK `Worker` running `src/workflows` with `createActivities`.
+ * → embedded Temporal → the service's worker (`createObserverWorker`: `src/workflows`, the action
+ * activities with their dependencies built from the config, the sinks, the worker settings).
  *
  * One Temporal environment and one database per test file; one pipeline (its own task queue,
  * listener id, workflow-id prefix and entity type) per test, so tests of a file never see each
  * other's events.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type InjectedSinks, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { closeActivities, createActivities, InMemoryBreakerStore, type ActivityDeps, type CircuitBreakerStore, type ObserverActivities } from '../../src/activities';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { closeActivities, createActivities, type CircuitBreakerStore } from '../../src/activities';
 import { parseConfig, type Config } from '../../src/config';
 import { migrate } from '../../src/db/migrate';
 import { compileObservers } from '../../src/events/match';
 import { ChangeLogListener } from '../../src/listener';
 import { createRowHandler } from '../../src/listener/row-handler';
 import { TemporalStarter } from '../../src/listener/temporal-starter';
+import { workerMetrics } from '../../src/metrics/worker';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../../src/temporal/search-attributes';
-import type { EventFinished, ObserverSinks } from '../../src/workflows/sinks';
+import { createActivityResources } from '../../src/worker/activity-deps';
+import { createObserverSinks } from '../../src/worker/sinks';
+import { createObserverWorker } from '../../src/worker/worker';
 import type { ProcessChangeEventResult } from '../../src/workflows/types';
 import { createTestDatabase, waitFor, type TestDatabase } from './pg';
 import { createTestEnv, uniqueTaskQueue } from './temporal-env';
@@ -71,10 +74,14 @@ export interface PipelineOptions {
   observers: string;
   /** The environment the activities resolve secrets from (and only they see). */
   activityEnv?: Record<string, string>;
+  /** Service environment variables beyond DATABASE_URL (e.g. REDIS_URL for cache actions). */
+  serviceEnv?: Record<string, string>;
+  /**
+   * A breaker store to inspect or tune (e.g. a short open duration). The service builds its own
+   * store from the config, so with this option the worker is assembled here from the same parts
+   * (activity resources, activities, sinks) with only the store replaced.
+   */
   breaker?: CircuitBreakerStore;
-  redis?: Redis;
-  /** Extra activity dependencies (e.g. a metrics registry). */
-  deps?: Partial<ActivityDeps>;
 }
 
 export interface InsertedRow {
@@ -89,11 +96,8 @@ export interface Pipeline {
   entity: string;
   taskQueue: string;
   config: Config;
-  activities: ObserverActivities;
-  /** Metrics registry given to the activities. */
+  /** The worker's metrics registry (action, breaker and event metrics). */
   metrics: Registry;
-  /** Every `eventFinished` the workflows reported through the sink. */
-  finished: EventFinished[];
   /** Inserts change-log rows of this pipeline's entity type (one statement, one transaction). */
   insert(rows: Array<{ kind?: string; data: Record<string, unknown>; objectId?: string }>): Promise<InsertedRow[]>;
   workflowId(eventId: string): string;
@@ -122,33 +126,16 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
   const taskQueue = uniqueTaskQueue('e2e');
   const prefix = `e2e-${suffix}`;
   const { env, db } = services;
-  const config = parseConfig({ env: { DATABASE_URL: db.url }, text: options.observers.replaceAll('{{ENTITY}}', entity), source: 'observers.yaml' });
+  const config = parseConfig({
+    env: { DATABASE_URL: db.url, ...options.serviceEnv },
+    text: options.observers.replaceAll('{{ENTITY}}', entity),
+    source: 'observers.yaml',
+  });
   const metrics = new Registry();
-  const activities = createActivities({
-    env: options.activityEnv ?? {},
-    log: pino({ level: 'silent' }),
-    breaker: options.breaker ?? new InMemoryBreakerStore(),
-    ssrf: { allow: config.ssrf.allow },
-    redis: options.redis,
-    db: db.pool,
-    metrics,
-    ...options.deps,
-  });
-  const finished: EventFinished[] = [];
-  const sinks: InjectedSinks<ObserverSinks> = {
-    observer: {
-      eventFinished: { fn: (_info, f) => void finished.push(f) },
-      alert: { fn: noop },
-    },
-  };
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    taskQueue,
-    workflowBundle: services.bundle,
-    activities,
-    sinks,
-  });
+  const log = pino({ level: 'silent' });
+  const worker = options.breaker
+    ? await assembleWorker(services, config, taskQueue, options.activityEnv ?? {}, metrics, options.breaker)
+    : await createObserverWorker({ config, connection: env.nativeConnection, env: options.activityEnv ?? {}, log, registry: metrics, workflowBundle: services.bundle, taskQueue });
   const running = worker.run();
   const listener = new ChangeLogListener({
     connectionString: db.url,
@@ -164,9 +151,8 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
     await listener.start();
     await listener.whenLeader();
   } catch (err) {
-    worker.shutdown();
+    await worker.shutdown();
     await running;
-    await closeActivities(activities);
     throw err;
   }
 
@@ -188,9 +174,7 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
     entity,
     taskQueue,
     config,
-    activities,
     metrics,
-    finished,
     async insert(rows) {
       const input = rows.map((r) => ({ kind: r.kind ?? 'INSERT', object_id: r.objectId ?? randomUUID(), data: r.data }));
       const res = await db.pool.query<{ id: string; pk: string; object_id: string }>(
@@ -221,9 +205,34 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
     },
     async stop() {
       await listener.stop().catch(() => undefined);
-      worker.shutdown();
+      await worker.shutdown();
       await running;
+    },
+  };
+}
+
+/** The service's worker with one part swapped: the circuit breaker store. */
+async function assembleWorker(services: E2eServices, config: Config, taskQueue: string, secretsEnv: Record<string, string>, registry: Registry, breaker: CircuitBreakerStore) {
+  const log = pino({ level: 'silent' });
+  const resources = createActivityResources({ config, env: secretsEnv, log, registry });
+  const activities = createActivities({ ...resources.deps, breaker });
+  const worker = await Worker.create({
+    connection: services.env.nativeConnection,
+    namespace: config.env.temporalNamespace,
+    taskQueue,
+    workflowBundle: services.bundle,
+    activities,
+    sinks: createObserverSinks({ metrics: workerMetrics(registry), log }),
+  });
+  let running: Promise<void> | undefined;
+  return {
+    run: () => (running ??= worker.run().finally(async () => {
       await closeActivities(activities);
+      await resources.close();
+    })),
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running?.catch(() => undefined);
     },
   };
 }

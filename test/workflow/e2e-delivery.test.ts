@@ -86,7 +86,7 @@ ssrf:
   allow: ["127.0.0.1/32"]
 `,
       activityEnv: { HOOK_SECRET: SIGNING_SECRET, SLACK_WEBHOOK_URL: `${slack.url}${SLACK_PATH}`, SMTP_USER: 'mailer', SMTP_PASSWORD },
-      redis,
+      serviceEnv: { REDIS_URL: 'redis://127.0.0.1:6379' },
     });
     pipelines.push(pipeline);
 
