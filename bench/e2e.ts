@@ -1,10 +1,12 @@
 /**
  * `npm run bench:e2e`: the whole service on one machine, loopback only. Rows are committed to
- * core.tb_entity_change_log; the real listener (NOTIFY + polling) starts processChangeEvent on the
- * embedded Temporal server; a real SDK worker runs three signed webhook actions per event against a
+ * core.tb_entity_change_log; `fraiseql-observers start --role listener` (NOTIFY + polling) starts
+ * processChangeEvent on the embedded Temporal server (its own process, `dev-server` style);
+ * `fraiseql-observers start --role worker` runs three signed webhook actions per event against a
  * keep-alive HTTP receiver. Every phase gets a fresh stack (database, server, worker, listener,
  * receiver, each its own process), so phases do not leak backlog into each other and each process's
- * peak RSS is its own.
+ * peak RSS is its own. The service processes run with their default settings (worker slots,
+ * sticky cache, listener batch size).
  *
  * Phases (durations and rates from the environment, for a quick run):
  *   throughput   BENCH_E2E_EVENTS rows at once (default 3000); events/s and deliveries/s fully delivered
@@ -21,8 +23,9 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client, Pool } from 'pg';
@@ -31,7 +34,7 @@ import { closeActivities, createActivities, InMemoryBreakerStore, type WebhookAc
 import { migrate } from '../src/db/migrate';
 import type { ChangeEvent } from '../src/events/types';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
-import type { RoleMessage } from './e2e-roles';
+import type { ReceiverMessage } from './e2e-receiver';
 import { peakRssMiB, percentile, printTable } from './table';
 
 const num = (name: string, fallback: number): number => {
@@ -114,30 +117,63 @@ interface Child {
   proc: ChildProcess;
 }
 
-function forkRole(role: string, env: Record<string, string>, onMessage?: (m: RoleMessage) => void): Promise<{ child: Child; port?: number }> {
-  const proc = fork(path.resolve(__dirname, 'e2e-roles.js'), [role], { env: { ...process.env, ...env }, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function forkReceiver(onMessage: (m: ReceiverMessage) => void): Promise<{ child: Child; port: number }> {
+  const proc = fork(path.resolve(__dirname, 'e2e-receiver.js'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not become ready within 120 s`)), 120_000);
-    proc.on('message', (m: RoleMessage) => {
+    const timer = setTimeout(() => reject(new Error('the receiver did not start within 60 s')), 60_000);
+    proc.on('message', (m: ReceiverMessage) => {
       if (m.type === 'ready') {
         clearTimeout(timer);
-        resolve({ child: { name: role, proc }, port: m.port });
-      } else if (m.type === 'error') {
-        clearTimeout(timer);
-        reject(new Error(`${role} failed: ${m.message}`));
-      } else onMessage?.(m);
+        resolve({ child: { name: 'receiver', proc }, port: m.port });
+      } else onMessage(m);
     });
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${role} exited with code ${code} before it was ready`));
+      reject(new Error(`the receiver exited with code ${code} before it was ready`));
     });
   });
 }
 
+/** `fraiseql-observers start --role <role>`, ready once its /readyz answers 200. */
+async function startService(role: 'worker' | 'listener', configFile: string, env: Record<string, string>): Promise<Child> {
+  const metricsPort = await freePort();
+  const proc = spawn(process.execPath, [path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort)], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn', METRICS_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Its start-up banner and warnings are kept, and shown only if it fails.
+  let stderr = '';
+  proc.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+  });
+  let exited: number | null = null;
+  proc.on('exit', (code) => {
+    exited = code ?? -1;
+    if (code !== 0 && code !== null) process.stderr.write(`start --role ${role} exited with code ${code}:\n${stderr}\n`);
+  });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited !== null) throw new Error(`start --role ${role} exited with code ${exited} before it was ready`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      if (res.status === 200) return { name: role, proc };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`start --role ${role} was not ready within 120 s`);
+    }
+    await sleep(200);
+  }
+}
+
+/** SIGTERM (the service drains and exits) or the receiver's 'stop'; SIGKILL after 30 s. */
 async function stopChild(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null) return;
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => c.proc.once('exit', () => resolve()));
-  c.proc.send('stop');
+  if (c.name === 'receiver') c.proc.send('stop');
+  else c.proc.kill('SIGTERM');
   const killed = await Promise.race([exited.then(() => false), sleep(30_000).then(() => true)]);
   if (killed) {
     c.proc.kill('SIGKILL');
@@ -173,6 +209,8 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Prom
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   pool.on('error', () => undefined);
   const children: Child[] = [];
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-e2e-'));
+  const configFile = path.join(dir, 'observers.yaml');
   let server: ChildProcess | undefined;
   let connection: Connection | undefined;
   try {
@@ -194,23 +232,18 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Prom
       }
     }
     const deliveries = new Deliveries();
-    const receiver = await forkRole('receiver', {}, (m) => {
+    const receiver = await forkReceiver((m) => {
       if (m.type === 'deliveries') deliveries.add(m.items);
     });
     children.push(receiver.child);
-    const env = {
-      TEMPORAL_ADDRESS: address,
-      BENCH_TASK_QUEUE: 'bench-e2e',
-      DATABASE_URL: databaseUrl,
-      BENCH_OBSERVERS: observersYaml(receiver.port!, paths),
-      BENCH_SIGNING_SECRET: SIGNING_SECRET,
-    };
-    children.push((await forkRole('worker', env)).child);
-    children.push((await forkRole('listener', env)).child);
+    writeFileSync(configFile, observersYaml(receiver.port, paths));
+    const env = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, BENCH_SIGNING_SECRET: SIGNING_SECRET };
+    children.push(await startService('worker', configFile, env));
+    children.push(await startService('listener', configFile, env));
     const stack: Stack = {
       pool,
       client: new TemporalClient({ connection }),
-      receiverPort: receiver.port!,
+      receiverPort: receiver.port,
       deliveries,
       async insert(n) {
         const { rows } = await pool.query<{ id: string; commit_ms: number }>(
@@ -237,6 +270,7 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Prom
     await pool.end().catch(() => undefined);
     await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
     await admin.end();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
