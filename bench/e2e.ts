@@ -35,6 +35,7 @@ import { migrate } from '../src/db/migrate';
 import type { ChangeEvent } from '../src/events/types';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { ReceiverMessage } from './e2e-receiver';
+import { cpuSeconds } from './proc';
 import { peakRssMiB, percentile, printTable } from './table';
 
 const num = (name: string, fallback: number): number => {
@@ -87,7 +88,7 @@ ssrf:
 
 /** Per-event delivery bookkeeping, fed by the receiver process. */
 class Deliveries {
-  readonly byEvent = new Map<string, { count: number; lastMs: number }>();
+  readonly byEvent = new Map<string, { count: number; firstMs: number; lastMs: number }>();
   readonly keys = new Set<string>();
   total = 0;
   duplicates = 0;
@@ -97,8 +98,9 @@ class Deliveries {
       this.total += 1;
       if (this.keys.has(key)) this.duplicates += 1;
       else this.keys.add(key);
-      const e = this.byEvent.get(eventId) ?? { count: 0, lastMs: 0 };
+      const e = this.byEvent.get(eventId) ?? { count: 0, firstMs: at, lastMs: 0 };
       e.count += 1;
+      e.firstMs = Math.min(e.firstMs, at);
       e.lastMs = Math.max(e.lastMs, at);
       this.byEvent.set(eventId, e);
     }
@@ -186,9 +188,14 @@ interface Stack {
   client: TemporalClient;
   receiverPort: number;
   deliveries: Deliveries;
+  /** CPU seconds used so far by each process of the stack (and this one, the load generator). */
+  cpu(): Record<ProcessName, number>;
   /** Inserts `n` rows in one statement; returns id → commit epoch ms. */
   insert(n: number): Promise<Array<[string, number]>>;
 }
+
+const PROCESSES = ['server', 'worker', 'listener', 'receiver', 'bench'] as const;
+type ProcessName = (typeof PROCESSES)[number];
 
 interface StackRss {
   server: number;
@@ -245,6 +252,11 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Prom
       client: new TemporalClient({ connection }),
       receiverPort: receiver.port,
       deliveries,
+      cpu() {
+        const pidOf = (name: string) => children.find((c) => c.name === name)?.proc.pid;
+        const of = (pid: number | undefined) => (pid ? cpuSeconds(pid) : NaN);
+        return { server: of(server?.pid), worker: of(pidOf('worker')), listener: of(pidOf('listener')), receiver: of(pidOf('receiver')), bench: cpuSeconds(process.pid) };
+      },
       async insert(n) {
         const { rows } = await pool.query<{ id: string; commit_ms: number }>(
           `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data, commit_time)
@@ -289,18 +301,23 @@ interface ThroughputResult {
   delivered: number;
   seconds: number;
   duplicates: number;
+  /** CPU seconds each process spent over the measured window. */
+  cpu: Record<ProcessName, number>;
 }
 
 async function throughput(s: Stack): Promise<ThroughputResult> {
   // Warm-up: bundles loaded, pools connected, caches filled; not counted.
   const warm = (await s.insert(50)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
+  const cpu0 = s.cpu();
   const t0 = Date.now();
   const ids: string[] = [];
   for (let done = 0; done < EVENTS; done += 1000) ids.push(...(await s.insert(Math.min(1000, EVENTS - done))).map(([id]) => id));
   await drain(s.deliveries, ids, DRAIN_SECONDS + EVENTS / 50);
+  const cpu1 = s.cpu();
+  const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
   const last = Math.max(...ids.map((id) => ((s.deliveries.byEvent.get(id)?.count ?? 0) >= ACTIONS ? s.deliveries.byEvent.get(id)!.lastMs : 0)));
-  return { events: EVENTS, delivered: s.deliveries.complete(ids), seconds: (last - t0) / 1000, duplicates: s.deliveries.duplicates };
+  return { events: EVENTS, delivered: s.deliveries.complete(ids), seconds: (last - t0) / 1000, duplicates: s.deliveries.duplicates, cpu };
 }
 
 interface RateResult {
@@ -346,13 +363,15 @@ async function atRate(s: Stack, rate: number): Promise<RateResult> {
 
 interface ParallelResult {
   pipelineRunMs: number[];
+  /** First → last of the 3 requests' arrivals at the receiver (0 = dispatched at the same instant). */
+  pipelineSpreadMs: number[];
   pipelineCommitToCloseMs: number[];
   directSequentialMs: number[];
   directParallelMs: number[];
 }
 
 async function parallelism(s: Stack): Promise<ParallelResult> {
-  const out: ParallelResult = { pipelineRunMs: [], pipelineCommitToCloseMs: [], directSequentialMs: [], directParallelMs: [] };
+  const out: ParallelResult = { pipelineRunMs: [], pipelineSpreadMs: [], pipelineCommitToCloseMs: [], directSequentialMs: [], directParallelMs: [] };
   for (let i = 0; i < PARALLEL_RUNS + 1; i++) {
     const [[id, commitMs]] = (await s.insert(1)) as [[string, number]];
     const handle = s.client.workflow.getHandle(`fraiseql-event:${id}`);
@@ -369,6 +388,9 @@ async function parallelism(s: Stack): Promise<ParallelResult> {
     if (i === 0) continue; // warm-up
     out.pipelineRunMs.push(d.closeTime!.getTime() - d.startTime.getTime());
     out.pipelineCommitToCloseMs.push(d.closeTime!.getTime() - commitMs);
+    await drain(s.deliveries, [id], 10);
+    const arrivals = s.deliveries.byEvent.get(id);
+    if (arrivals) out.pipelineSpreadMs.push(arrivals.lastMs - arrivals.firstMs);
   }
   // Baseline: the very same activity functions, called directly, one after another (the Rust
   // crate's model), and together; no Temporal in between.
@@ -416,6 +438,15 @@ async function main(): Promise<void> {
     [[tp.result.events, tp.result.delivered, tp.result.seconds, tp.result.delivered / tp.result.seconds, (tp.result.delivered * ACTIONS) / tp.result.seconds, String(tp.result.duplicates)]],
   );
 
+  // CPU per event does not depend on what else the machine runs; events/s does.
+  const perEvent = (p: ProcessName) => (1000 * tp.result.cpu[p]) / tp.result.delivered;
+  const service = perEvent('server') + perEvent('worker') + perEvent('listener');
+  console.log(`\nCPU per fully delivered event in that phase (ms; PostgreSQL's own CPU not included)\n`);
+  printTable(
+    ['Temporal server', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
+    [[perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))]],
+  );
+
   const rateRows: Array<Array<string | number>> = [];
   for (const rate of RATES) {
     const r = await withStack(fast, (s) => atRate(s, rate));
@@ -435,6 +466,7 @@ async function main(): Promise<void> {
     ['how', 'median ms', 'p90 ms'],
     [
       ['pipeline: one observer, 3 actions (workflow start → close)', percentile(p.pipelineRunMs, 50), percentile(p.pipelineRunMs, 90)],
+      ['pipeline: first → last of the 3 requests arriving at the receiver', percentile(p.pipelineSpreadMs, 50), percentile(p.pipelineSpreadMs, 90)],
       ['pipeline: commit → workflow closed', percentile(p.pipelineCommitToCloseMs, 50), percentile(p.pipelineCommitToCloseMs, 90)],
       ['baseline: the 3 activity calls one after another (no Temporal)', percentile(p.directSequentialMs, 50), percentile(p.directSequentialMs, 90)],
       ['reference: the 3 activity calls together (no Temporal)', percentile(p.directParallelMs, 50), percentile(p.directParallelMs, 90)],

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { closeActivities, createActivities, type CircuitBreakerStore } from '../../src/activities';
 import { parseConfig, type Config } from '../../src/config';
 import { migrate } from '../../src/db/migrate';
@@ -27,6 +27,7 @@ import { createActivityResources } from '../../src/worker/activity-deps';
 import { createObserverSinks } from '../../src/worker/sinks';
 import { createObserverWorker } from '../../src/worker/worker';
 import type { ProcessChangeEventResult } from '../../src/workflows/types';
+import { cachedWorkflowBundle } from './bundle';
 import { createTestDatabase, waitFor, type TestDatabase } from './pg';
 import { createTestEnv, uniqueTaskQueue } from './temporal-env';
 
@@ -37,7 +38,7 @@ export const SEARCH_ATTRIBUTES = [EntityType, EventKind, ObserverNames, FailedAc
 export interface E2eServices {
   env: TestWorkflowEnvironment;
   db: TestDatabase;
-  bundle: WorkflowBundleWithSourceMap;
+  bundle: WorkflowBundle;
   close(): Promise<void>;
 }
 
@@ -48,7 +49,7 @@ export async function startE2eServices(label: string): Promise<E2eServices> {
   try {
     db = await createTestDatabase(label);
     await migrate({ pool: db.pool });
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+    const bundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
     const services: E2eServices = {
       env,
       db,
@@ -65,9 +66,6 @@ export async function startE2eServices(label: string): Promise<E2eServices> {
     throw err;
   }
 }
-
-const noop = (): void => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (...args: unknown[]) => console.error(...args), log: noop };
 
 export interface PipelineOptions {
   /** Observers YAML; `{{ENTITY}}` is replaced by this pipeline's entity type. */
