@@ -9,6 +9,7 @@ import { Client as PgClient } from 'pg';
 import pino from 'pino';
 import { captureOutput } from '@oclif/test';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import Status, { type StatusResult } from '../../src/cli/commands/status';
 import { migrate } from '../../src/db/migrate';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded-temporal';
@@ -40,18 +41,18 @@ async function runStatus(argv: string[]) {
 
 describe('status command', () => {
   let db: TestDatabase;
-  let temporal: EmbeddedTemporal;
+  let embedded: EmbeddedTemporal;
   const listeners: ChangeLogListener[] = [];
   const roles: Array<{ drop(): Promise<void> }> = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('status');
     await migrate({ pool: db.pool });
-    temporal = await startEmbeddedTemporal({ port: 0 });
+    embedded = await startEmbeddedTemporal({ port: 0 });
   });
   afterAll(async () => {
     await Promise.all(listeners.map((l) => l.kill()));
-    await temporal.stop();
+    await embedded.stop();
     await db.drop();
     for (const r of roles) await r.drop();
   });
@@ -179,14 +180,25 @@ describe('status command', () => {
   });
 
   it('counts open and failed workflows when Temporal answers, and says so when it does not', async () => {
-    const connection = await Connection.connect({ address: temporal.address });
+    const connection = await Connection.connect({ address: embedded.address });
     try {
       const client = new Client({ connection });
       await client.workflow.start('processChangeEvent', { taskQueue: 'status-test-no-worker', workflowId: 'fraiseql-event:status-open', args: [{}] });
-      const { result } = await runStatus(['--database-url', db.url, '--address', temporal.address, '--json']);
-      expect(result?.temporal).toEqual({ reachable: true, address: temporal.address, namespace: 'default', value: { open: 1, failed: 0 } });
-      const human = await runStatus(['--database-url', db.url, '--address', temporal.address]);
-      expect(human.stdout).toContain(`Temporal ${temporal.address} (default): 1 open, 0 failed processChangeEvent workflows`);
+      // A dead-letter entry: a run that failed. Played by hand as a worker would (poll its task, fail the run).
+      const failQueue = 'status-test-fail';
+      await client.workflow.start('processChangeEvent', { taskQueue: failQueue, workflowId: 'fraiseql-event:status-failed', args: [{}] });
+      const task = await connection.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: failQueue }, identity: 'status-test' });
+      await connection.workflowService.respondWorkflowTaskCompleted({
+        namespace: 'default', taskToken: task.taskToken, identity: 'status-test',
+        commands: [{
+          commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_FAIL_WORKFLOW_EXECUTION,
+          failWorkflowExecutionCommandAttributes: { failure: { message: '1 of 1 action failed', applicationFailureInfo: { type: 'ActionsFailed', nonRetryable: true } } },
+        }],
+      });
+      const { result } = await runStatus(['--database-url', db.url, '--address', embedded.address, '--json']);
+      expect(result?.temporal).toEqual({ reachable: true, address: embedded.address, namespace: 'default', value: { open: 1, failed: 1 } });
+      const human = await runStatus(['--database-url', db.url, '--address', embedded.address]);
+      expect(human.stdout).toContain(`Temporal ${embedded.address} (default): 1 open, 1 failed processChangeEvent workflows`);
     } finally {
       await connection.close();
     }
