@@ -5,6 +5,7 @@
 import { Flags } from '@oclif/core';
 import type { Client, Connection } from '@temporalio/client';
 import { ObserversError } from '../errors';
+import { temporalSecurity, TemporalSecurityError } from '../temporal/connection';
 
 /** Where `fraiseql-observers start` serves the embedded Temporal server when TEMPORAL_ADDRESS is unset. */
 export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
@@ -54,6 +55,8 @@ export interface ConnectTemporalOptions {
   namespace: string;
   /** How long to wait for the server (default 5 s). */
   connectTimeoutMs?: number;
+  /** Where TEMPORAL_TLS* / TEMPORAL_API_KEY are read (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 function reasonOf(err: unknown): string {
@@ -92,7 +95,14 @@ export async function connectTemporal(options: ConnectTemporalOptions): Promise<
   if (namespace.trim() === '') throw new TemporalSettingError('--namespace (TEMPORAL_NAMESPACE): must not be empty');
   // Loaded here, not at the top: oclif loads every command module just to list them.
   const { Client, Connection } = await import('@temporalio/client');
-  const connection = Connection.lazy({ address, connectTimeout: options.connectTimeoutMs ?? 5_000 });
+  let security;
+  try {
+    security = temporalSecurity(options.env ?? process.env);
+  } catch (err) {
+    if (err instanceof TemporalSecurityError) throw new TemporalSettingError(err.message, { cause: err });
+    throw err;
+  }
+  const connection = Connection.lazy({ address, connectTimeout: options.connectTimeoutMs ?? 5_000, ...security });
   try {
     await connection.ensureConnected();
   } catch (err) {

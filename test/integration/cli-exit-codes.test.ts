@@ -22,3 +22,13 @@ test.each([[['migrate']], [['checkpoint', 'show']]])('%j: an unreachable databas
   const parsed = JSON.parse(json.stdout) as { error?: { message?: string } };
   expect(parsed.error?.message).toMatch(/127\.0\.0\.1:1/);
 });
+
+test('a half-configured Temporal TLS setting is named before anything connects', () => {
+  const r = spawnSync(process.execPath, [BIN, 'dlq', 'list', '--json'], {
+    env: { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TLS_CERT: '/nonexistent/client.pem' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(r.status).toBe(2);
+  expect((JSON.parse(r.stdout) as { error?: { message?: string } }).error?.message).toMatch(/env\.TEMPORAL_TLS_KEY: required with TEMPORAL_TLS_CERT/);
+});
