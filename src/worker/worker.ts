@@ -36,6 +36,9 @@ export interface ObserverWorkerOptions {
   taskQueue?: string;
 }
 
+/** After the grace time, how much longer shutdown waits for the SDK before it gives up on a clean stop. */
+export const FORCE_AFTER_GRACE_MS = 5000;
+
 export type WorkerRunState = ReturnType<Worker['getState']>;
 
 /** A created worker: call `run()` once, `shutdown()` to drain it; `state()` for readiness. */
@@ -77,6 +80,8 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
       maxConcurrentWorkflowTaskExecutions: config.env.workerMaxConcurrentWorkflowTasks,
       maxCachedWorkflows: config.env.workerMaxCachedWorkflows,
       shutdownGraceTime: config.env.workerShutdownGraceMs,
+      // Without it a worker whose server is gone waits in DRAINING for ever (its polls never end).
+      shutdownForceTime: config.env.workerShutdownGraceMs + FORCE_AFTER_GRACE_MS,
     });
   } catch (err) {
     await release();
@@ -93,8 +98,13 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
     async shutdown() {
       const state = worker.getState();
       if (state === 'RUNNING') worker.shutdown();
-      if (running) await running.catch(() => undefined);
-      else await release();
+      if (running) {
+        await running.catch((err: unknown) => {
+          log.warn({ err: { message: (err as Error).message } }, 'the worker did not drain cleanly (is Temporal reachable?)');
+        });
+      } else {
+        await release();
+      }
     },
     state: () => worker.getState(),
   };

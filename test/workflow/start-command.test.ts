@@ -205,6 +205,60 @@ describe('fraiseql-observers start', () => {
     await expect(fetch(metricsUrl)).rejects.toThrow();
   });
 
+  it('splits the roles: a listener process (hosting the embedded server) and a worker process on TEMPORAL_ADDRESS', async () => {
+    const common = { DATABASE_URL: db.url, LISTENER_ID: 'roles-test', POLL_INTERVAL_MS: '200', METRICS_HOST: '127.0.0.1' };
+    const listener = startCli(['--config', configFile, '--role', 'listener', '--temporal-port', '0', '--metrics-port', '0', '--json'], common);
+    children.push(listener.child);
+    const startedLine = (cli: Cli) => cli.lines.find((l) => l.msg === 'service started');
+    await waitFor('listener process started', () => startedLine(listener) !== undefined || listener.child.exitCode !== null, 120_000, 100);
+    const lInfo = startedLine(listener)!;
+    expect(lInfo).toMatchObject({ role: 'listener', temporal_embedded: true });
+    // --json: no human banner.
+    expect(listener.stderr()).not.toContain('IN MEMORY');
+    const lBase = String(lInfo.metrics_url).replace(/\/metrics$/, '');
+
+    const worker = startCli(['--config', configFile, '--role', 'worker', '--metrics-port', '0'], {
+      ...common,
+      TEMPORAL_ADDRESS: String(lInfo.temporal_address),
+      WORKER_SHUTDOWN_GRACE_MS: '1000',
+      START_TEST_SIGNING_SECRET: 'start-test-secret-value',
+    });
+    children.push(worker.child);
+    await waitFor(`worker process started (${worker.stderr().slice(-300)})`, () => startedLine(worker) !== undefined || worker.child.exitCode !== null, 120_000, 100);
+    const wInfo = startedLine(worker)!;
+    expect(wInfo).toMatchObject({ role: 'worker', temporal_embedded: false, temporal_address: lInfo.temporal_address });
+    expect(worker.stderr()).toContain(`Temporal    ${String(lInfo.temporal_address)}, namespace default`);
+    const wBase = String(wInfo.metrics_url).replace(/\/metrics$/, '');
+
+    const before = Number((await db.pool.query('SELECT count(*) FROM public.shipped_orders')).rows[0].count);
+    await db.pool.query(`INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data)
+      SELECT 'Order', 'UPDATE', gen_random_uuid(), '{"status": "shipped", "total": 1}' FROM generate_series(1, 3)`);
+    await waitFor('3 more rows from the worker process', async () =>
+      Number((await db.pool.query('SELECT count(*) FROM public.shipped_orders')).rows[0].count) === before + 3, 120_000, 200);
+
+    // Each process reports only its own roles; the listener's metrics are in the listener process.
+    expect(await (await fetch(`${lBase}/readyz`)).json()).toMatchObject({ ready: true, checks: [{ name: 'temporal' }, { name: 'listener', detail: 'leader' }] });
+    expect(((await (await fetch(`${lBase}/readyz`)).json()) as { checks: unknown[] }).checks).toHaveLength(2);
+    expect(await (await fetch(`${wBase}/readyz`)).json()).toMatchObject({ ready: true, checks: [{ name: 'temporal' }, { name: 'worker', detail: 'running' }] });
+    // A new listener id reads the table from the start, onto a fresh embedded server: every matching row again.
+    const matching = Number((await db.pool.query(`SELECT count(*) FROM core.tb_entity_change_log WHERE object_data->>'status' IN ('shipped', 'paid')`)).rows[0].count);
+    expect(await metricValue(`${lBase}/metrics`, 'observer_workflows_started_total')).toBe(matching);
+    expect(await metricValue(`${wBase}/metrics`, 'observer_workflows_started_total')).toBe(0);
+    await waitFor(`${matching} finished events in the worker process`, async () => (await metricValue(`${wBase}/metrics`, 'observer_events_finished_total')) === matching, 60_000, 200);
+    expect(await metricValue(`${lBase}/metrics`, 'observer_events_finished_total')).toBe(0);
+
+    // Temporal goes away with the listener process: the worker is no longer ready, and still stops cleanly.
+    listener.child.kill('SIGTERM');
+    expect(await listener.exited).toEqual({ code: 0, signal: null });
+    // --json: the command's result (oclif prints it pretty, after the log lines).
+    const result: unknown = JSON.parse(listener.other.join('\n'));
+    expect(result).toMatchObject({ role: 'listener', stoppedBy: 'SIGTERM', exitCode: 0 });
+    await waitFor('worker not ready', async () => (await fetch(`${wBase}/readyz`)).status === 503, 30_000, 200);
+    expect(((await (await fetch(`${wBase}/readyz`)).json()) as { reason: string }).reason).toMatch(/^temporal: /);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('says when PostgreSQL is unreachable', async () => {
     const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], {
       DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere',

@@ -76,7 +76,8 @@ export default class Start extends BaseCommand<typeof Start> {
       base: { service: 'fraiseql-observers', role, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     });
-    runtime.installTemporalRuntime(log);
+    // Only a worker uses the SDK's native runtime; created without one, it would keep a listener-only process alive after stop.
+    if (role !== 'listener') runtime.installTemporalRuntime(log);
 
     let running: RunningService;
     try {
@@ -131,6 +132,12 @@ export default class Start extends BaseCommand<typeof Start> {
     process.off('SIGTERM', force);
     process.off('SIGINT', force);
     process.exitCode = exitCode;
+    // Everything is closed; should a library still hold the event loop, do not hang the orchestrator.
+    setTimeout(() => {
+      log.warn('a handle kept the process alive after shutdown; exiting');
+      log.flush();
+      process.exit(exitCode);
+    }, 10_000).unref();
     return {
       role,
       temporal: running.temporal,
