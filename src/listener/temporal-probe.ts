@@ -5,6 +5,7 @@
  * commands must still report what the database knows.
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { TemporalSecurity } from '../temporal/connection';
 import { PROCESS_CHANGE_EVENT } from '../workflows/types';
 
 /** Outcome of a probe: the value, or why Temporal could not be used. */
@@ -16,6 +17,8 @@ export interface ProbeOptions {
   namespace: string;
   /** Connection and per-probe deadline (default 2000 ms). */
   timeoutMs?: number;
+  /** TLS / API key for a real cluster (`temporalSecurity(env)`), as every other connection of the service. */
+  security?: TemporalSecurity;
 }
 
 /**
@@ -27,7 +30,7 @@ export async function probeTemporal<T>(o: ProbeOptions, fn: (client: Client) => 
   const base = { address: o.address, namespace: o.namespace };
   let connection: Connection | null = null;
   try {
-    connection = await Connection.connect({ address: o.address, connectTimeout: timeoutMs });
+    connection = await Connection.connect({ address: o.address, connectTimeout: timeoutMs, ...(o.security ?? {}) });
     const client = new Client({ connection, namespace: o.namespace });
     const value = await connection.withDeadline(Date.now() + timeoutMs, () => fn(client));
     return { reachable: true, ...base, value };

@@ -211,9 +211,18 @@ describe('status command', () => {
     expect(human.stdout).toMatch(/Temporal: unreachable — .*127\.0\.0\.1:1/);
   });
 
-  it('rejects a bad Temporal address naming the flag', async () => {
+  it('rejects a bad Temporal address naming the flag, and bad TLS settings naming the variable', async () => {
     const { error } = await runStatus(['--database-url', db.url, '--address', 'not an address']);
     expect(error?.message).toBe("--address: expected host:port, got 'not an address'");
     expect(error?.oclif?.exit).toBe(2);
+    // The TLS / API-key variables every Temporal connection of the service uses are checked too.
+    process.env.TEMPORAL_TLS = 'maybe';
+    try {
+      const tls = await runStatus(['--database-url', db.url]);
+      expect(tls.error?.message).toBe("env.TEMPORAL_TLS: expected true or false, got 'maybe'");
+      expect(tls.error?.oclif?.exit).toBe(2);
+    } finally {
+      delete process.env.TEMPORAL_TLS;
+    }
   });
 });

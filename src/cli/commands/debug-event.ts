@@ -8,6 +8,7 @@ import type { ChangeEvent } from '../../events/types';
 import type { BadRowRecord } from '../../listener/bad-rows';
 import { EventLookupError, lookUpEvent, parseEventKey, type EventKey } from '../../listener/event-lookup';
 import { resolveCommandSettings, SettingsError, type CommandSettings } from '../../listener/settings';
+import { temporalSecurity, TemporalSecurityError, type TemporalSecurity } from '../../temporal/connection';
 import { inspectChangeLogTable } from '../../listener/table-info';
 import { describeWorkflow, probeTemporal, type Probe, type WorkflowState } from '../../listener/temporal-probe';
 
@@ -54,15 +55,17 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
 
   public async run(): Promise<DebugEventResult> {
     let s: CommandSettings;
+    let security: TemporalSecurity;
     let key: EventKey;
     try {
       s = resolveCommandSettings(process.env, {
         databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address,
         namespace: this.flags.namespace, workflowIdPrefix: this.flags['workflow-id-prefix'],
       });
+      security = temporalSecurity(process.env);
       key = parseEventKey(this.args.key);
     } catch (err) {
-      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
+      if (err instanceof SettingsError || err instanceof TemporalSecurityError) this.error(err.message, { exit: 2 });
       if (err instanceof EventLookupError) this.error(`argument KEY: ${err.message}`, { exit: 2 });
       throw err;
     }
@@ -108,7 +111,7 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
     let temporal: DebugEventResult['temporal'];
     if (!workflowId) temporal = { reachable: null, skipped: event ? 'no observer matched: the listener starts no workflow' : 'bad row: no workflow' };
     else if (!this.flags.temporal) temporal = { reachable: null, skipped: '--no-temporal' };
-    else temporal = await probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'] }, (c) => describeWorkflow(c, workflowId));
+    else temporal = await probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'], security }, (c) => describeWorkflow(c, workflowId));
 
     const result: DebugEventResult = {
       table: tableName,
