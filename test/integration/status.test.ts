@@ -172,6 +172,7 @@ describe('status command', () => {
       expect(JSON.parse(stdout)).toMatchObject({ table: { rlsHidesRows: true } });
       const human = await runStatus(['--database-url', databaseUrl(db.name, role.name), '--no-temporal']);
       expect(human.stdout).toContain(`WARNING: Row-level security is active on core.tb_entity_change_log and role ${role.name} is neither the owner`);
+      expect(human.stdout).toContain('unknown (RLS)');
     } finally {
       await l.stop();
       await db.pool.query(`DROP POLICY tenant_isolation ON core.tb_entity_change_log; ALTER TABLE core.tb_entity_change_log DISABLE ROW LEVEL SECURITY;

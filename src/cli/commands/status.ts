@@ -77,7 +77,7 @@ Also says when row-level security hides rows from the connecting role, and count
           l.listenerId,
           l.checkpoint?.lastProcessedId ?? 'none',
           l.checkpoint ? `${fmtSeconds(l.checkpoint.ageSeconds)} ago` : '',
-          l.lagIds,
+          l.lagIds ?? (t.rlsHidesRows ? 'unknown (RLS)' : ''),
           l.lagSeconds === null ? '' : fmtSeconds(l.lagSeconds),
           l.missing ? (l.missing.ranges === 0 ? '0' : `${l.missing.positions} in ${l.missing.ranges} gap(s) from ${l.missing.first}${l.missing.truncated ? ' (first 100k rows)' : ''}`) : '',
           l.leader ? `pid ${l.leader.pid}${l.leader.clientAddr ? ` from ${l.leader.clientAddr}` : ''}${l.leader.applicationName ? ` (${l.leader.applicationName})` : ''}` : 'none',
