@@ -338,8 +338,12 @@ export function readinessChecks(p: {
     {
       name: 'temporal',
       async check() {
-        await p.client.connection.withDeadline(Date.now() + 1500, () => p.client.connection.workflowService.getSystemInfo({}));
-        return { ok: true, detail: 'reachable' };
+        try {
+          await p.client.connection.withDeadline(Date.now() + 1500, () => p.client.connection.workflowService.getSystemInfo({}));
+          return { ok: true, detail: 'reachable' };
+        } catch (err) {
+          return { ok: false, detail: `unreachable (${(err as Error).message})` };
+        }
       },
     },
   ];

@@ -254,7 +254,7 @@ describe('fraiseql-observers start', () => {
     const result: unknown = JSON.parse(listener.other.join('\n'));
     expect(result).toMatchObject({ role: 'listener', stoppedBy: 'SIGTERM', exitCode: 0 });
     await waitFor('worker not ready', async () => (await fetch(`${wBase}/readyz`)).status === 503, 30_000, 200);
-    expect(((await (await fetch(`${wBase}/readyz`)).json()) as { reason: string }).reason).toMatch(/^temporal: /);
+    expect(((await (await fetch(`${wBase}/readyz`)).json()) as { reason: string }).reason).toMatch(/^temporal: unreachable \(/);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
   });
@@ -268,6 +268,14 @@ describe('fraiseql-observers start', () => {
     const exit = await cli.exited;
     expect(exit.code).toBe(1);
     expect(unwrap(cli.stderr())).toContain('Cannot reach PostgreSQL at 127.0.0.1:1/nowhere: ECONNREFUSED. Check DATABASE_URL and that PostgreSQL is running.');
+  });
+
+  it('says when Temporal is unreachable at TEMPORAL_ADDRESS', async () => {
+    const cli = startCli(['--config', configFile, '--metrics-port', '0'], { DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', START_TEST_SIGNING_SECRET: 'x' });
+    children.push(cli.child);
+    const exit = await cli.exited;
+    expect(exit.code).toBe(1);
+    expect(unwrap(cli.stderr())).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1: .+\. Check TEMPORAL_ADDRESS \(or unset it to run the embedded in-memory server\)\./);
   });
 
   it('says to run migrate when the change-log table is missing', async () => {
