@@ -20,6 +20,7 @@ import { createRegistry, listenerMetrics } from '../metrics/registry';
 import { type MetricsServer, type ReadinessCheck, startMetricsServer } from '../metrics/server';
 import { AuditSink } from '../search';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { startQueueDepthGauge } from './queue-depth';
 import { createObserverWorker, type ObserverWorker } from './worker';
 
 export const ROLES = ['all', 'listener', 'worker'] as const;
@@ -44,8 +45,8 @@ export interface ServiceOptions {
   embeddedTemporalPort?: number;
   /** Overrides METRICS_PORT. */
   metricsPort?: number;
-  /** How often the `observer_dlq_size` gauge is refreshed from Temporal visibility (default 30 s). */
-  dlqGaugeIntervalMs?: number;
+  /** How often `observer_dlq_size` and `observer_job_queue_depth` are refreshed from Temporal visibility (default 15 s). */
+  gaugeIntervalMs?: number;
 }
 
 export interface TemporalTarget {
@@ -73,7 +74,7 @@ type Closer = { name: string; close: () => Promise<void> };
 
 // Shutdown order: no new starts, then drain the actions, then stop answering scrapes, then the
 // connections and the server the others used.
-const STOP_ORDER = ['listener', 'worker', 'audit trail', 'DLQ gauge', 'metrics endpoint', 'Temporal worker connection', 'Temporal client', 'embedded Temporal server'];
+const STOP_ORDER = ['listener', 'worker', 'audit trail', 'DLQ gauge', 'queue depth gauge', 'metrics endpoint', 'Temporal worker connection', 'Temporal client', 'embedded Temporal server'];
 
 /**
  * Starts everything the role needs. On any failure, what was started is closed again before the
@@ -148,10 +149,13 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       closers.push({ name: 'worker', close: () => w.shutdown() });
     }
 
-    const stopGauge = startDlqGauge(client, registry, o.dlqGaugeIntervalMs ?? 30_000, {
+    const stopGauge = startDlqGauge(client, registry, o.gaugeIntervalMs ?? 15_000, {
       onError: (err) => log.debug({ err: { message: (err as Error).message } }, 'cannot refresh the DLQ size gauge'),
     });
     closers.push({ name: 'DLQ gauge', close: stopGauge });
+    const stopDepth = startQueueDepthGauge(client, registry, taskQueue, o.gaugeIntervalMs ?? 15_000, (err) =>
+      log.debug({ err: { message: (err as Error).message } }, 'cannot refresh the job queue depth gauge'));
+    closers.push({ name: 'queue depth gauge', close: stopDepth });
 
     metrics.setChecks(readinessChecks({ listener, worker, client, namespace: env.temporalNamespace }));
     let stopping: Promise<void> | null = null;

@@ -183,6 +183,7 @@ describe('fraiseql-observers start', () => {
     expect(await metricValue(metricsUrl, 'observer_dlq_items_total')).toBe(0);
     const samples = parsePrometheusText(await (await fetch(metricsUrl)).text()).samples;
     expect(samples.find((x) => x.name === 'observer_dlq_size')?.value).toBe(0);
+    expect(samples.find((x) => x.name === 'observer_job_queue_depth')?.value).toBeGreaterThanOrEqual(0);
 
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);

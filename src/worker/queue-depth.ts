@@ -1,0 +1,58 @@
+/**
+ * `observer_job_queue_depth`: change events accepted by Temporal whose actions have not all
+ * finished yet (running `processChangeEvent` workflows on the task queue), refreshed on a timer
+ * from visibility. It rises when workers fall behind or a target is down and retries pile up.
+ */
+import type { Client } from '@temporalio/client';
+import { Gauge, type Registry } from 'prom-client';
+import { PROCESS_CHANGE_EVENT } from '../workflows/types';
+
+export const QUEUE_DEPTH_METRIC = 'observer_job_queue_depth';
+
+/** The visibility query behind the gauge. */
+export function queueDepthQuery(taskQueue: string): string {
+  return `WorkflowType = '${PROCESS_CHANGE_EVENT}' AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * Refreshes the gauge at once, then every `intervalMs` (never overlapping; the timer does not keep
+ * the process alive). Failed refreshes keep the last value and go to `onError`.
+ *
+ * @returns a function that stops the refreshes and waits for one in flight
+ */
+export function startQueueDepthGauge(
+  client: Client,
+  registry: Registry,
+  taskQueue: string,
+  intervalMs: number,
+  onError: (err: unknown) => void = () => undefined,
+): () => Promise<void> {
+  const existing = registry.getSingleMetric(QUEUE_DEPTH_METRIC);
+  const gauge =
+    existing instanceof Gauge
+      ? existing
+      : new Gauge({ name: QUEUE_DEPTH_METRIC, help: 'Change events accepted by Temporal whose actions have not all finished (running workflows)', registers: [registry] });
+  const query = queueDepthQuery(taskQueue);
+  let inFlight: Promise<void> | null = null;
+  let stopped = false;
+  const refresh = (): void => {
+    if (inFlight || stopped) return;
+    inFlight = client.workflow
+      .count(query)
+      .then(({ count }) => {
+        if (!stopped) gauge.set(count);
+      })
+      .catch(onError)
+      .finally(() => {
+        inFlight = null;
+      });
+  };
+  refresh();
+  const timer = setInterval(refresh, intervalMs);
+  timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await inFlight;
+  };
+}
