@@ -20,6 +20,8 @@
  *   npm run bench:e2e
  *   BENCH_E2E_EVENTS=500 BENCH_E2E_SECONDS=5 BENCH_E2E_RATES=100 npm run bench:e2e   (quick run)
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (server to use)
+ * The service processes inherit the environment, so its settings (WORKER_MAX_CACHED_WORKFLOWS, ...)
+ * can be varied the same way.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -435,7 +437,7 @@ async function main(): Promise<void> {
   console.log(`Sustained throughput: ${EVENTS} events committed at once, ${ACTIONS} signed webhooks each\n`);
   printTable(
     ['events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
-    [[tp.result.events, tp.result.delivered, tp.result.seconds, tp.result.delivered / tp.result.seconds, (tp.result.delivered * ACTIONS) / tp.result.seconds, String(tp.result.duplicates)]],
+    [[String(tp.result.events), String(tp.result.delivered), tp.result.seconds, tp.result.delivered / tp.result.seconds, (tp.result.delivered * ACTIONS) / tp.result.seconds, String(tp.result.duplicates)]],
   );
 
   // CPU per event does not depend on what else the machine runs; events/s does.
@@ -452,7 +454,7 @@ async function main(): Promise<void> {
     const r = await withStack(fast, (s) => atRate(s, rate));
     rssRow(`${rate} events/s`, r.rss);
     const l = r.result.latencies;
-    rateRows.push([String(rate), r.result.inserted, r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
+    rateRows.push([String(rate), String(r.result.inserted), r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
       r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates)]);
   }
   console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);

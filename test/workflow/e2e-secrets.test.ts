@@ -1,6 +1,6 @@
 /**
  * Secrets never reach Temporal: the webhook signing secret, the SMTP password and the Slack URL
- * are set only in the environment given to createActivities. After runs that used them — including
+ * are set only in the environment the worker gives its activities. After runs that used them — including
  * failed attempts whose error text had the secret echoed back by the remote end — the whole
  * workflow history (every event, every payload) is searched for them, as text and as base64.
  */
