@@ -89,7 +89,11 @@ describe('fraiseql-observers start', () => {
       CREATE FUNCTION public.record_paid(event jsonb) RETURNS void LANGUAGE sql AS $$
         INSERT INTO public.paid_orders (event_id, order_id) VALUES ((event->>'id')::uuid, (event->>'entity_id')::uuid) ON CONFLICT DO NOTHING
       $$;`);
-    receiver = await startHttpReceiver();
+    // Paths under /fail answer 400 (a permanent failure: no retries).
+    receiver = await startHttpReceiver((req, res) => {
+      res.statusCode = req.path.startsWith('/fail') ? 400 : 200;
+      res.end(res.statusCode === 200 ? 'ok' : 'bad request');
+    });
     dir = mkdtempSync(join(tmpdir(), 'start-cmd-'));
     configFile = join(dir, 'observers.yaml');
     writeFileSync(configFile, [
@@ -114,6 +118,22 @@ describe('fraiseql-observers start', () => {
       '    actions:',
       '      - type: database',
       '        function: public.record_paid',
+      '  order_cancelled:',
+      '    entity: Order',
+      '    events: [UPDATE]',
+      "    condition: \"status == 'cancelled'\"",
+      '    failure_policy: alert',
+      '    actions:',
+      '      - type: webhook',
+      `        url: "${receiver.url}/fail/cancelled"`,
+      '  order_refunded:',
+      '    entity: Order',
+      '    events: [UPDATE]',
+      "    condition: \"status == 'refunded'\"",
+      '    failure_policy: dlq',
+      '    actions:',
+      '      - type: webhook',
+      `        url: "${receiver.url}/fail/refunded"`,
       '',
     ].join('\n'));
   });
@@ -158,14 +178,33 @@ describe('fraiseql-observers start', () => {
 
     await waitFor('5 rows written by the database action', async () =>
       Number((await db.pool.query('SELECT count(*) FROM public.shipped_orders')).rows[0].count) === 5, 120_000, 200);
-    await waitFor('5 webhooks', () => receiver.requests.length >= 5, 60_000, 100);
+    await waitFor('5 webhooks', () => receiver.requests.filter((r) => r.path.startsWith('/hooks/')).length >= 5, 60_000, 100);
     const written = (await db.pool.query<{ event_id: string; order_id: string }>('SELECT event_id::text, order_id::text FROM public.shipped_orders')).rows;
     expect(written.map((r) => r.event_id).sort()).toEqual(shipped.map((r) => r.id).sort());
-    expect(receiver.requests.map((r) => r.path).sort()).toEqual(shipped.map((r) => `/hooks/${r.object_id}`).sort());
-    for (const r of receiver.requests) {
+    const hooks = receiver.requests.filter((r) => r.path.startsWith('/hooks/'));
+    expect(hooks.map((r) => r.path).sort()).toEqual(shipped.map((r) => `/hooks/${r.object_id}`).sort());
+    for (const r of hooks) {
       expect(r.headers['x-fraiseql-signature-256']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
       expect(r.headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}:order_shipped:1$/);
     }
+
+    // A failed `alert` action: logged at error level with event and workflow ids, counted; a failed `dlq` action: a DLQ entry.
+    const [cancelled, refunded] = (await db.pool.query<{ id: string }>(`INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data)
+      VALUES ('Order', 'UPDATE', gen_random_uuid(), '{"status": "cancelled"}'), ('Order', 'UPDATE', gen_random_uuid(), '{"status": "refunded"}')
+      RETURNING id::text`)).rows;
+    await waitFor('the alert log line', () => cli.lines.some((l) => l.event_id === cancelled!.id && String(l.msg).startsWith('alert:')), 60_000, 100);
+    const alert = cli.lines.find((l) => l.event_id === cancelled!.id && String(l.msg).startsWith('alert:'))!;
+    expect(alert).toMatchObject({
+      level: 50,
+      workflow_id: `fraiseql-event:${cancelled!.id}`,
+      observers: ['order_cancelled'],
+      failed_actions: [{ key: 'order_cancelled:0', observer: 'order_cancelled', type: 'webhook', attempts: 1 }],
+    });
+    await waitFor('the DLQ entry counted', async () => (await metricValue(metricsUrl, 'observer_dlq_items_total', { entity_type: 'Order' })) === 1, 60_000, 200);
+    expect(await metricValue(metricsUrl, 'observer_alerts_total', { observer: 'order_cancelled' })).toBe(1);
+    expect(await metricValue(metricsUrl, 'observer_events_finished_total', { status: 'tolerated' })).toBe(1);
+    expect(await metricValue(metricsUrl, 'observer_events_finished_total', { status: 'failed' })).toBe(1);
+    expect(cli.lines.some((l) => l.event_id === refunded!.id && String(l.msg).startsWith('alert:'))).toBe(false);
 
     // The ordered observer ran for every paid change, those of one order in commit order.
     await waitFor('8 paid rows', async () => Number((await db.pool.query('SELECT count(*) FROM public.paid_orders')).rows[0].count) === 8, 120_000, 200);
@@ -175,14 +214,13 @@ describe('fraiseql-observers start', () => {
 
     // Counters moved: rows read, workflows started, actions executed, events finished.
     await waitFor('13 finished events in /metrics', async () => (await metricValue(metricsUrl, 'observer_events_finished_total', { status: 'succeeded' })) === 13, 30_000, 200);
-    expect(await metricValue(metricsUrl, 'observer_events_processed_total')).toBe(13);
-    expect(await metricValue(metricsUrl, 'observer_workflows_started_total', { entity_type: 'Order' })).toBe(13);
+    expect(await metricValue(metricsUrl, 'observer_events_processed_total')).toBe(15);
+    expect(await metricValue(metricsUrl, 'observer_workflows_started_total', { entity_type: 'Order' })).toBe(15);
     expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'database', status: 'success' })).toBe(13);
     expect(await metricValue(metricsUrl, 'observer_actions_executed_total', { action_type: 'webhook', status: 'success' })).toBe(5);
-    expect(await metricValue(metricsUrl, 'observer_event_processing_duration_seconds_count', { entity_type: 'Order' })).toBe(13);
-    expect(await metricValue(metricsUrl, 'observer_dlq_items_total')).toBe(0);
+    expect(await metricValue(metricsUrl, 'observer_event_processing_duration_seconds_count', { entity_type: 'Order' })).toBe(15);
     const samples = parsePrometheusText(await (await fetch(metricsUrl)).text()).samples;
-    expect(samples.find((x) => x.name === 'observer_dlq_size')?.value).toBe(0);
+    expect(samples.find((x) => x.name === 'observer_dlq_size')?.value).toBeGreaterThanOrEqual(0);
     expect(samples.find((x) => x.name === 'observer_job_queue_depth')?.value).toBeGreaterThanOrEqual(0);
 
     const ready = await fetch(`${base}/readyz`);
@@ -242,7 +280,7 @@ describe('fraiseql-observers start', () => {
     expect(((await (await fetch(`${lBase}/readyz`)).json()) as { checks: unknown[] }).checks).toHaveLength(2);
     expect(await (await fetch(`${wBase}/readyz`)).json()).toMatchObject({ ready: true, checks: [{ name: 'temporal' }, { name: 'worker', detail: 'running' }] });
     // A new listener id reads the table from the start, onto a fresh embedded server: every matching row again.
-    const matching = Number((await db.pool.query(`SELECT count(*) FROM core.tb_entity_change_log WHERE object_data->>'status' IN ('shipped', 'paid')`)).rows[0].count);
+    const matching = Number((await db.pool.query(`SELECT count(*) FROM core.tb_entity_change_log WHERE object_data->>'status' IN ('shipped', 'paid', 'cancelled', 'refunded')`)).rows[0].count);
     expect(await metricValue(`${lBase}/metrics`, 'observer_workflows_started_total')).toBe(matching);
     expect(await metricValue(`${wBase}/metrics`, 'observer_workflows_started_total')).toBe(0);
     await waitFor(`${matching} finished events in the worker process`, async () => (await metricValue(`${wBase}/metrics`, 'observer_events_finished_total')) === matching, 60_000, 200);
