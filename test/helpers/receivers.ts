@@ -42,6 +42,8 @@ export function nowMs(): number {
 export interface HttpReceiverOptions {
   /** Address to listen on; default 127.0.0.1 (e.g. 127.0.0.2 or ::1 for SSRF tests). */
   host?: string;
+  /** Port to listen on; default any free port. */
+  port?: number;
 }
 
 /** Starts an HTTP server on 127.0.0.1 (or `options.host`) that records every request with its full body. */
@@ -72,7 +74,10 @@ export async function startHttpReceiver(responder?: Responder, options: HttpRece
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, resolve);
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -1,8 +1,9 @@
 /**
- * Circuit breaker end to end: a dead webhook target (503) opens the breaker; while it is open no
- * request reaches the target although events keep arriving; once the target recovers every event
- * is delivered, each exactly once, and no workflow is lost.
+ * Circuit breaker end to end: a dead webhook target (503, or connection refused) opens the breaker;
+ * while it is open no request reaches the target although events keep arriving; once the target
+ * recovers every event is delivered, each exactly once, and no workflow is lost.
  */
+import net from 'node:net';
 import { InMemoryBreakerStore } from '../../src/activities';
 import { counterValue, startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { waitFor } from '../helpers/pg';
@@ -12,22 +13,41 @@ jest.setTimeout(240_000);
 
 describe('circuit breaker, end to end', () => {
   let services: E2eServices;
-  let target: HttpReceiver;
+  let target: HttpReceiver | undefined;
   let pipeline: Pipeline | undefined;
 
   beforeAll(async () => {
     services = await startE2eServices('e2e_breaker');
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await pipeline?.stop();
     await target?.close();
+    pipeline = undefined;
+    target = undefined;
+  });
+  afterAll(async () => {
     await services?.close();
   });
+
+  const observers = (port: number) => `
+observers:
+  notify:
+    entity: "{{ENTITY}}"
+    events: [INSERT]
+    retry: { max_attempts: 100, initial_delay_ms: 100, max_delay_ms: 100, backoff: fixed }
+    actions:
+      - type: webhook
+        url: "http://127.0.0.1:${port}/events"
+ssrf:
+  allow: ["127.0.0.1/32"]
+`;
+  // Opens after 3 calls of which half failed; stays open long enough to watch it on a loaded machine.
+  const newBreaker = () => new InMemoryBreakerStore({ failureRateThreshold: 0.5, minimumCalls: 3, windowSize: 10, openDurationMs: 8000, halfOpenProbes: 1 });
 
   it('opens on a dead target, calls nothing while open, and delivers every event after recovery', async () => {
     let alive = false;
     const delivered = new Map<string, number>();
-    target = await startHttpReceiver((req, res) => {
+    const receiver = await startHttpReceiver((req, res) => {
       if (!alive) {
         res.statusCode = 503;
         return void res.end('down');
@@ -36,31 +56,17 @@ describe('circuit breaker, end to end', () => {
       delivered.set(key, (delivered.get(key) ?? 0) + 1);
       res.end('ok');
     });
-    // Opens after 3 calls of which half failed; stays open long enough to watch it on a loaded machine.
-    const breaker = new InMemoryBreakerStore({ failureRateThreshold: 0.5, minimumCalls: 3, windowSize: 10, openDurationMs: 8000, halfOpenProbes: 1 });
-    pipeline = await startPipeline(services, {
-      breaker,
-      observers: `
-observers:
-  notify:
-    entity: "{{ENTITY}}"
-    events: [INSERT]
-    retry: { max_attempts: 100, initial_delay_ms: 100, max_delay_ms: 100, backoff: fixed }
-    actions:
-      - type: webhook
-        url: "${target.url}/events"
-ssrf:
-  allow: ["127.0.0.1/32"]
-`,
-    });
-    const breakerTarget = `127.0.0.1:${target.port}`;
+    target = receiver;
+    const breaker = newBreaker();
+    pipeline = await startPipeline(services, { breaker, observers: observers(receiver.port) });
+    const breakerTarget = `127.0.0.1:${receiver.port}`;
     const circuitOpenFailures = () => counterValue(pipeline!.metrics, 'observer_actions_failed_total', { error_type: 'CircuitOpen' });
 
     // One event alone: its attempts are sequential, so nothing is in flight once the breaker opens.
     const [first] = await pipeline.insert([{ data: { n: 0 } }]);
     await waitFor('the breaker to open', async () => (await breaker.inspect(breakerTarget, Date.now())).state === 'open', 60_000, 20);
     const opened = await breaker.inspect(breakerTarget, Date.now());
-    const callsWhenOpened = target.requests.length;
+    const callsWhenOpened = receiver.requests.length;
     expect(callsWhenOpened).toBeGreaterThanOrEqual(3);
 
     // More events while it is open: their attempts are refused by the breaker, not sent.
@@ -69,7 +75,7 @@ ssrf:
     const still = await breaker.inspect(breakerTarget, Date.now());
     // Same generation = no transition since it opened (no half-open probe has been let through).
     expect(still).toMatchObject({ state: 'open', generation: opened.generation });
-    expect(target.requests.length).toBe(callsWhenOpened);
+    expect(receiver.requests.length).toBe(callsWhenOpened);
 
     // Recovery: the half-open probe succeeds, the breaker closes, every parked event is delivered.
     alive = true;
@@ -80,5 +86,37 @@ ssrf:
     }
     expect((await breaker.inspect(breakerTarget, Date.now())).state).toBe('closed');
     expect(Object.fromEntries(delivered)).toEqual(Object.fromEntries(events.map((r) => [`${r.id}:notify:0`, 1])));
+  });
+  it('opens on connection refused, sends nothing to the target that comes back while open, then delivers', async () => {
+    // A port with nothing listening: every attempt is refused (NetworkError, retryable).
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(p));
+      });
+    });
+    const breaker = newBreaker();
+    pipeline = await startPipeline(services, { breaker, observers: observers(port) });
+    const breakerTarget = `127.0.0.1:${port}`;
+    const networkErrors = () => counterValue(pipeline!.metrics, 'observer_actions_failed_total', { error_type: 'NetworkError' });
+    const circuitOpenFailures = () => counterValue(pipeline!.metrics, 'observer_actions_failed_total', { error_type: 'CircuitOpen' });
+
+    const [first] = await pipeline.insert([{ data: { n: 0 } }]);
+    await waitFor('the breaker to open', async () => (await breaker.inspect(breakerTarget, Date.now())).state === 'open', 60_000, 20);
+    const opened = await breaker.inspect(breakerTarget, Date.now());
+    expect(await networkErrors()).toBeGreaterThanOrEqual(3);
+
+    // The target is back, but the breaker is still open: nothing may reach it until the window ends.
+    const receiver = await startHttpReceiver(undefined, { port });
+    target = receiver;
+    const more = await pipeline.insert([1, 2].map((n) => ({ data: { n } })));
+    await waitFor('attempts refused by the open breaker', async () => (await circuitOpenFailures()) >= 2, 60_000, 20);
+    expect(await breaker.inspect(breakerTarget, Date.now())).toMatchObject({ state: 'open', generation: opened.generation });
+    expect(receiver.requests).toHaveLength(0);
+
+    const events = [first!, ...more];
+    for (const row of events) expect((await pipeline.outcome(row.id)).status).toBe('completed');
+    expect((await breaker.inspect(breakerTarget, Date.now())).state).toBe('closed');
+    expect(receiver.requests.map((r) => r.headers['idempotency-key']).sort()).toEqual(events.map((r) => `${r.id}:notify:0`).sort());
   });
 });
