@@ -229,6 +229,9 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
     }
     const e = embedded;
     closers.push({ name: 'embedded Temporal server', close: () => e.stop() });
+    if (o.role === 'worker') {
+      o.log.warn({ temporal_address: e.address }, `role worker with its own embedded Temporal server: only listeners started with TEMPORAL_ADDRESS=${e.address} can give it work; set TEMPORAL_ADDRESS to share a server instead`);
+    }
     address = e.address;
   } else {
     address = env.temporalAddress;
