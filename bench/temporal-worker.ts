@@ -5,7 +5,7 @@
  *
  * argv[2]: JSON {@link WorkerProcessConfig}. Messages: sends `ready`, then `stopped`; obeys `stop`.
  */
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import * as activities from './activities';
 
 /** What the parent passes: where to connect, the pre-built bundle, and the worker options under test. */
@@ -14,12 +14,14 @@ export interface WorkerProcessConfig {
   taskQueue: string;
   bundlePath: string;
   options: Partial<WorkerOptions>;
+  /** NativeConnection options under test (e.g. gRPC compression). */
+  connection?: Partial<NativeConnectionOptions>;
 }
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as WorkerProcessConfig;
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const connection = await NativeConnection.connect({ address: cfg.address });
+  const connection = await NativeConnection.connect({ ...cfg.connection, address: cfg.address });
   const worker = await Worker.create({
     ...cfg.options,
     connection,

@@ -10,15 +10,16 @@
  * workflow cost the server, the worker(s) and the client(s).
  *
  * Env: BENCH_CONFIGS (comma-separated labels, or `all`; default: the short list), BENCH_WORKFLOWS
- * (measured workflows per row, default 3000), BENCH_WARMUP (default 600), BENCH_THREADS=1 (also print
- * the per-thread CPU split of the worker), BENCH_STATS=1 (also print server calls per workflow).
+ * (measured workflows per row, default 2000), BENCH_WARMUP (default 600), BENCH_THREADS=1 (also print
+ * the per-thread CPU split of the worker), BENCH_STATS=1 (also print server calls per workflow),
+ * BENCH_SERVER_PROFILE=dir (run the server under `node --cpu-prof`, profiles written to dir).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { percentile, printTable } from './table';
 import { cpuSeconds, peakRssMiB, threadCpuSeconds, type ThreadGroup } from './proc';
 import type { LoadRequest, LoadResult } from './temporal-load';
@@ -32,22 +33,20 @@ interface BenchConfig {
   loaders: number;
   inFlight: number;
   options: Partial<WorkerOptions>;
+  connection?: Partial<NativeConnectionOptions>;
 }
 
 /**
- * The worker settings recommended for the embedded server (see README "The embedded Temporal
- * server"): the server dispatches every workflow task on the normal queue, so polls on the sticky
- * queue are wasted and the normal queue needs the pollers; more task slots keep them busy.
+ * The settings recommended for a worker on the embedded server (README "The embedded Temporal
+ * server"): no gRPC compression on the loopback connection (Core gzips every request by default and
+ * the server spends about a quarter of its CPU inflating them), and otherwise the SDK's defaults —
+ * eager activity dispatch on, reuseV8Context on, a workflow cache larger than the workflows in
+ * flight. No poller or slot option measured better than the defaults (see the full matrix).
  */
-export const RECOMMENDED_WORKER_OPTIONS: Partial<WorkerOptions> = {
-  maxConcurrentWorkflowTaskExecutions: 100,
-  maxConcurrentActivityTaskExecutions: 200,
-  nonStickyToStickyPollRatio: 1,
-  maxCachedWorkflows: 1000,
-};
+export const RECOMMENDED_CONNECTION_OPTIONS: Partial<NativeConnectionOptions> = { grpcCompression: { codec: 'none' } };
 
 const base = { workflowType: 'threeParallel', workers: 1, loaders: 1, inFlight: 100, options: {} } as const;
-const rec = { ...base, loaders: 2, options: RECOMMENDED_WORKER_OPTIONS };
+const rec = { ...base, connection: RECOMMENDED_CONNECTION_OPTIONS };
 
 /** Rows of the full matrix: SDK defaults, then one change at a time, then the recommended set and its variants. */
 const CONFIGS: BenchConfig[] = [
@@ -65,6 +64,7 @@ const CONFIGS: BenchConfig[] = [
   { ...base, label: 'workflowThreadPoolSize 2', loaders: 2, options: { workflowThreadPoolSize: 2 } },
   { ...base, label: 'reuseV8Context false', loaders: 2, options: { reuseV8Context: false } },
   { ...base, label: 'stickyQueueScheduleToStart 1s', loaders: 2, options: { stickyQueueScheduleToStartTimeout: '1s' } },
+  { ...base, label: 'gRPC compression off', loaders: 2, connection: { grpcCompression: { codec: 'none' } } },
   { ...base, label: 'eager activities off', loaders: 2, options: { maxEagerActivityReservationsPerWorkflowTask: 0 } },
   { ...rec, label: 'recommended' },
   { ...rec, label: 'recommended 200 in flight', inFlight: 200 },
@@ -111,7 +111,9 @@ async function forkReady(file: string, args: string[]): Promise<ChildProcess> {
 
 async function startServer(port: number): Promise<{ proc: ChildProcess; stats(): Promise<Record<string, number>> }> {
   const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
-  const proc = spawn(process.execPath, [serverPath, 'server', 'start-dev', '--port', String(port), '--namespace', 'default'], {
+  const profileDir = process.env.BENCH_SERVER_PROFILE;
+  const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, serverPath, 'server', 'start-dev', '--port', String(port), '--namespace', 'default'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EMBEDDED_TEMPORAL_STATS: '1' },
   });
@@ -159,7 +161,7 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
   const children: ChildProcess[] = [];
   try {
     const taskQueue = 'bench-temporal';
-    const workerCfg: WorkerProcessConfig = { address, taskQueue, bundlePath, options: config.options };
+    const workerCfg: WorkerProcessConfig = { address, taskQueue, bundlePath, options: config.options, connection: config.connection };
     const workers = await Promise.all(Array.from({ length: config.workers }, () => forkReady('temporal-worker.js', [JSON.stringify(workerCfg)])));
     children.push(...workers);
     const loaders = await Promise.all(Array.from({ length: config.loaders }, () => forkReady('temporal-load.js', [address])));
@@ -194,6 +196,12 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
       workerRss: Math.max(...pids.workers.map(peakRssMiB)),
     };
     await stopAll(workers, loaders);
+    if (process.env.BENCH_SERVER_PROFILE) {
+      // A profile is written only on a normal exit: SIGTERM (graceful stop), not SIGKILL.
+      const exited = new Promise((resolve) => server.proc.once('exit', resolve));
+      server.proc.kill('SIGTERM');
+      await exited;
+    }
     return row;
   } finally {
     for (const c of children) c.kill('SIGKILL');
@@ -223,7 +231,7 @@ function selectConfigs(): BenchConfig[] {
 }
 
 async function main(): Promise<void> {
-  const n = Number(process.env.BENCH_WORKFLOWS ?? 3000);
+  const n = Number(process.env.BENCH_WORKFLOWS ?? 2000);
   const warmup = Number(process.env.BENCH_WARMUP ?? 600);
   const configs = selectConfigs();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));
@@ -252,7 +260,7 @@ function print(rows: Row[], n: number): void {
       const done = r.latencies.length;
       const per = (s: number) => (s * 1000) / done;
       return [
-        r.config.label + (r.failed ? ` (${r.failed} FAILED)` : ''), r.config.workers, r.config.loaders, r.config.inFlight, done / r.seconds,
+        r.config.label + (r.failed ? ` (${r.failed} FAILED)` : ''), String(r.config.workers), String(r.config.loaders), String(r.config.inFlight), done / r.seconds,
         percentile(r.latencies, 50), percentile(r.latencies, 99),
         per(r.cpu.server), per(r.cpu.workers), per(r.cpu.loaders), per(r.cpu.server + r.cpu.workers + r.cpu.loaders),
         r.serverRss, r.workerRss,
