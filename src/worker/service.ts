@@ -3,6 +3,7 @@
  * embedded in-memory server when TEMPORAL_ADDRESS is unset, else a real cluster), and the roles
  * asked for — the change-log listener, the worker, or both — with an orderly shutdown.
  */
+import { describeTemporalSecurity, temporalSecurity, type TemporalSecurity } from '../temporal/connection';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
@@ -244,9 +245,19 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
       1,
       { cause: err },
     );
+  // TLS / API key only for a real cluster: the embedded server speaks plaintext on loopback.
+  let security: TemporalSecurity = {};
+  if (!embedded) {
+    try {
+      security = temporalSecurity(o.env);
+    } catch (err) {
+      throw new ServiceStartError(`cannot start: ${(err as Error).message}`, 2, { cause: err });
+    }
+    o.log.info({ temporal_address: address, temporal_security: describeTemporalSecurity(security) }, 'connecting to Temporal');
+  }
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 10_000 });
+    connection = await Connection.connect({ address, connectTimeout: 10_000, ...security });
   } catch (err) {
     throw unreachable(err);
   }
@@ -257,7 +268,7 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
   let native: NativeConnection | null = null;
   if (o.role !== 'listener') {
     try {
-      native = await NativeConnection.connect({ address });
+      native = await NativeConnection.connect({ address, ...security });
     } catch (err) {
       throw unreachable(err);
     }

@@ -317,6 +317,16 @@ describe('fraiseql-observers start', () => {
     expect(unwrap(cli.stderr())).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1: .+\. Check TEMPORAL_ADDRESS \(or unset it to run the embedded in-memory server\)\./);
   });
 
+  it('names a half-configured Temporal TLS setting before connecting', async () => {
+    const cli = startCli(['--config', configFile, '--metrics-port', '0'], {
+      DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TLS_KEY: '/nonexistent/client.key', START_TEST_SIGNING_SECRET: 'x',
+    });
+    children.push(cli.child);
+    const exit = await cli.exited;
+    expect(exit.code).toBe(2);
+    expect(unwrap(cli.stderr())).toContain('env.TEMPORAL_TLS_CERT: required with TEMPORAL_TLS_KEY');
+  });
+
   it('says to run migrate when the change-log table is missing', async () => {
     const empty = await createTestDatabase('start_cmd_empty');
     try {
