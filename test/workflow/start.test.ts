@@ -15,11 +15,13 @@ import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   createTestEnv,
+  type FileWorker,
   eventTypes,
   eventually,
   grpcCode,
   rejectionOf,
   runWorker,
+  startFileWorker,
   uniqueTaskQueue,
   uniqueWorkflowId,
   waitForEvent,
@@ -33,17 +35,26 @@ jest.setTimeout(120_000);
 
 let env: TestWorkflowEnvironment;
 
+let fileWorker: FileWorker;
+
 beforeAll(async () => {
   env = await createTestEnv({ searchAttributes: allCustomSearchAttributes });
+  fileWorker = await startFileWorker(env, { taskQueue: uniqueTaskQueue('start'), activities: createActivities() });
 });
 
 afterAll(async () => {
+  await fileWorker?.stop();
   await env?.teardown();
 });
 
 const namespace = (): string => env.namespace ?? 'default';
 
+/**
+ * Run `fn` while a worker polls `taskQueue`: the file's shared worker for its queue, or a worker of
+ * its own for a test that needs its queue unpolled until now.
+ */
 function withWorker<R>(taskQueue: string, fn: () => Promise<R>): Promise<R> {
+  if (taskQueue === fileWorker.taskQueue) return fileWorker.run(fn);
   return runWorker(env, { taskQueue, activities: createActivities() }, fn);
 }
 
@@ -87,7 +98,7 @@ const expectedStatus: Record<ClosedState, string> = {
 
 describe('duplicate starts', () => {
   test('a second start while the first run is open fails with WorkflowExecutionAlreadyStartedError', async () => {
-    const taskQueue = uniqueTaskQueue('start-dup');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-dup');
     await withWorker(taskQueue, async () => {
       const first = await env.client.workflow.start(waitForFinish, { workflowId, taskQueue });
@@ -153,7 +164,7 @@ describe('workflow id reuse policy (previous run closed)', () => {
   ];
 
   test.each(cases)('$policy after a $previous run → allowed: $allowed', async ({ policy, previous, allowed }) => {
-    const taskQueue = uniqueTaskQueue('start-reuse');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId(`start-reuse-${policy}-${previous}`);
     await withWorker(taskQueue, async () => {
       const previousRunId = await closedRun(workflowId, taskQueue, previous);
@@ -183,7 +194,7 @@ describe('workflow id conflict policy (previous run open)', () => {
   }
 
   test('FAIL rejects the start and leaves the open run alone', async () => {
-    const taskQueue = uniqueTaskQueue('start-conflict');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-conflict-fail');
     await withWorker(taskQueue, async () => {
       const open = await startOpen(workflowId, taskQueue);
@@ -196,7 +207,7 @@ describe('workflow id conflict policy (previous run open)', () => {
   });
 
   test('USE_EXISTING returns the open run instead of starting another', async () => {
-    const taskQueue = uniqueTaskQueue('start-conflict');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-conflict-use');
     await withWorker(taskQueue, async () => {
       const open = await startOpen(workflowId, taskQueue);
@@ -215,7 +226,7 @@ describe('workflow id conflict policy (previous run open)', () => {
   ];
 
   test.each(terminating)('$name terminates the open run and starts a new one', async ({ options }) => {
-    const taskQueue = uniqueTaskQueue('start-conflict');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-conflict-terminate');
     await withWorker(taskQueue, async () => {
       const open = await startOpen(workflowId, taskQueue);
@@ -233,7 +244,7 @@ describe('workflow id conflict policy (previous run open)', () => {
   });
 
   test('reuse policy ALLOW_DUPLICATE without a conflict policy still rejects a start while open', async () => {
-    const taskQueue = uniqueTaskQueue('start-conflict');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-conflict-default');
     await withWorker(taskQueue, async () => {
       const open = await startOpen(workflowId, taskQueue);
@@ -247,7 +258,7 @@ describe('workflow id conflict policy (previous run open)', () => {
 
 describe('memo, search attributes and user metadata', () => {
   test('memo is visible to the workflow and in describe()', async () => {
-    const taskQueue = uniqueTaskQueue('start-memo');
+    const taskQueue = fileWorker.taskQueue;
     const memo = { team: 'observers', nested: { n: 1, list: [1, 2, 3] }, flag: false };
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(reportStartInfo, { workflowId: uniqueWorkflowId('start-memo'), taskQueue, memo });
@@ -261,7 +272,7 @@ describe('memo, search attributes and user metadata', () => {
   });
 
   test('custom search attributes of every type are visible to the workflow and in describe()', async () => {
-    const taskQueue = uniqueTaskQueue('start-sa');
+    const taskQueue = fileWorker.taskQueue;
     const when = new Date('2024-05-06T07:08:09.123Z');
     const pairs: SearchAttributePair[] = [
       { key: saKeys.keyword, value: 'kw-value' },
@@ -328,7 +339,7 @@ describe('memo, search attributes and user metadata', () => {
   });
 
   test('the predefined TemporalChangeVersion attribute upserted by patched() is visible and filterable', async () => {
-    const taskQueue = uniqueTaskQueue('start-patch');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-patch');
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(patchedThenWait, { workflowId, taskQueue });
@@ -348,7 +359,7 @@ describe('memo, search attributes and user metadata', () => {
   });
 
   test('static summary and details are stored and returned by describe()', async () => {
-    const taskQueue = uniqueTaskQueue('start-meta');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(echo, {
         workflowId: uniqueWorkflowId('start-meta'),
@@ -365,7 +376,7 @@ describe('memo, search attributes and user metadata', () => {
   });
 
   test('a run started without user metadata has no summary or details', async () => {
-    const taskQueue = uniqueTaskQueue('start-meta-none');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(echo, { workflowId: uniqueWorkflowId('start-meta-none'), taskQueue, args: ['x'] });
       await handle.result();
@@ -378,7 +389,7 @@ describe('memo, search attributes and user metadata', () => {
 
 describe('signal-with-start', () => {
   test('starts a new run with the signal as its first event after the start', async () => {
-    const taskQueue = uniqueTaskQueue('start-sws');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-sws');
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.signalWithStart(collectSignals, {
@@ -397,7 +408,7 @@ describe('signal-with-start', () => {
   });
 
   test('signals the open run instead of starting another, and starts a fresh run once it is closed', async () => {
-    const taskQueue = uniqueTaskQueue('start-sws');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('start-sws-open');
     await withWorker(taskQueue, async () => {
       const options = { workflowId, taskQueue, args: [2] as [number], signal: addSignal };
