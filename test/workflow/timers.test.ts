@@ -3,7 +3,7 @@
  * `env.sleep`, many concurrent `result()` waits, and a clock that stays put (in skipped terms) when locked.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createTestEnv, eventTypeName, eventTypes, runWorker, uniqueTaskQueue, uniqueWorkflowId, waitForEvent } from '../helpers/temporal-env';
+import { createTestEnv, eventTypeName, eventTypes, runWorker, startFileWorker, uniqueTaskQueue, uniqueWorkflowId, waitForEvent, type FileWorker } from '../helpers/temporal-env';
 import { createActivities } from './activities';
 import { sleepThenReturn, waitWithTimeout } from './workflows';
 import { finishSignal } from './workflows/definitions';
@@ -16,20 +16,26 @@ const DAY = 24 * HOUR;
 
 let env: TestWorkflowEnvironment;
 
+let fileWorker: FileWorker;
+
 beforeAll(async () => {
   env = await createTestEnv();
+  fileWorker = await startFileWorker(env, { taskQueue: uniqueTaskQueue('timers'), activities: createActivities() });
 });
 
 afterAll(async () => {
+  await fileWorker?.stop();
   await env?.teardown();
 });
 
+/** Run `fn` while a worker polls `taskQueue`: the file's shared worker for its queue, else one of its own. */
 function withWorker<R>(taskQueue: string, fn: () => Promise<R>): Promise<R> {
+  if (taskQueue === fileWorker.taskQueue) return fileWorker.run(fn);
   return runWorker(env, { taskQueue, activities: createActivities() }, fn);
 }
 
 test('a one-day sleep completes at once while the result is awaited, and workflow time moves by a day', async () => {
-  const taskQueue = uniqueTaskQueue('timers-day');
+  const taskQueue = fileWorker.taskQueue;
   await withWorker(taskQueue, async () => {
     const before = await env.currentTimeMs();
     const startedAt = Date.now();
@@ -50,7 +56,7 @@ test('a one-day sleep completes at once while the result is awaited, and workflo
 });
 
 test('env.sleep advances time and fires the timers it passes', async () => {
-  const taskQueue = uniqueTaskQueue('timers-envsleep');
+  const taskQueue = fileWorker.taskQueue;
   await withWorker(taskQueue, async () => {
     const handle = await env.client.workflow.start(sleepThenReturn, { workflowId: uniqueWorkflowId('timers-envsleep'), taskQueue, args: [HOUR] });
     await waitForEvent(handle, (e) => eventTypeName(e) === 'TimerStarted');
@@ -73,7 +79,7 @@ test('env.sleep advances time and fires the timers it passes', async () => {
 });
 
 test('env.currentTimeMs only moves at wall-clock pace while nobody awaits a result', async () => {
-  const taskQueue = uniqueTaskQueue('timers-locked');
+  const taskQueue = fileWorker.taskQueue;
   await withWorker(taskQueue, async () => {
     // A far-away timer the server could jump to if it wrongly considered time unlocked.
     const handle = await env.client.workflow.start(sleepThenReturn, { workflowId: uniqueWorkflowId('timers-locked'), taskQueue, args: [10 * DAY] });
@@ -90,7 +96,7 @@ test('env.currentTimeMs only moves at wall-clock pace while nobody awaits a resu
 });
 
 test('twenty concurrent result() waits all complete, and time is locked again afterwards', async () => {
-  const taskQueue = uniqueTaskQueue('timers-many');
+  const taskQueue = fileWorker.taskQueue;
   await withWorker(taskQueue, async () => {
     const before = await env.currentTimeMs();
     const handles = await Promise.all(
@@ -117,7 +123,7 @@ test('twenty concurrent result() waits all complete, and time is locked again af
 });
 
 test('condition with a timeout returns false when the timer wins and true when the signal wins', async () => {
-  const taskQueue = uniqueTaskQueue('timers-condition');
+  const taskQueue = fileWorker.taskQueue;
   await withWorker(taskQueue, async () => {
     const timedOut = await env.client.workflow.start(waitWithTimeout, { workflowId: uniqueWorkflowId('timers-cond-a'), taskQueue, args: [6 * HOUR] });
     await expect(timedOut.result()).resolves.toBe(false);

@@ -24,6 +24,8 @@ import {
   num,
   rejectionOf,
   runWorker,
+  startFileWorker,
+  type FileWorker,
   tsMs,
   uniqueTaskQueue,
   uniqueWorkflowId,
@@ -53,15 +55,24 @@ const HOUR = 3_600_000;
 
 let env: TestWorkflowEnvironment;
 
+let fileWorker: FileWorker;
+
 beforeAll(async () => {
   env = await createTestEnv({ searchAttributes: allCustomSearchAttributes });
+  fileWorker = await startFileWorker(env, { taskQueue: uniqueTaskQueue('wft'), activities: createActivities({ client: env.client }) });
 });
 
 afterAll(async () => {
+  await fileWorker?.stop();
   await env?.teardown();
 });
 
-function withWorker<R>(taskQueue: string, fn: () => Promise<R>, deps: ActivityDeps = {}): Promise<R> {
+/**
+ * Run `fn` while a worker polls `taskQueue`: the file's shared worker for its queue, or a worker of
+ * its own when the test wires activity deps of its own.
+ */
+function withWorker<R>(taskQueue: string, fn: () => Promise<R>, deps?: ActivityDeps): Promise<R> {
+  if (taskQueue === fileWorker.taskQueue && deps === undefined) return fileWorker.run(fn);
   return runWorker(env, { taskQueue, activities: createActivities({ client: env.client, ...deps }) }, fn);
 }
 
@@ -69,7 +80,7 @@ const isType = (type: string) => (e: temporal.api.history.v1.IHistoryEvent) => e
 
 describe('history', () => {
   test('a one-activity run writes the canonical events with contiguous ids and correct links', async () => {
-    const taskQueue = uniqueTaskQueue('wft-history');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(greetOnce, { workflowId: uniqueWorkflowId('wft-history'), taskQueue, args: ['Ada'] });
       await expect(handle.result()).resolves.toBe('Hello, Ada!');
@@ -123,7 +134,7 @@ describe('history', () => {
   });
 
   test('a signal that arrives while a workflow task runs is written after that task completes', async () => {
-    const taskQueue = uniqueTaskQueue('wft-holdback');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       // The first task spends a few hundred milliseconds of CPU; the signal is sent as soon as it has started.
       const handle = await env.client.workflow.start(busyThenWait, { workflowId: uniqueWorkflowId('wft-holdback'), taskQueue, args: [10_000_000] });
@@ -147,7 +158,7 @@ describe('history', () => {
   });
 
   test('a signal sent by an activity of the same workflow is delivered', async () => {
-    const taskQueue = uniqueTaskQueue('wft-activity-signal');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(signalFromActivity, { workflowId: uniqueWorkflowId('wft-activity-signal'), taskQueue });
       await expect(handle.result()).resolves.toEqual({ activity: 'signalled from-activity', signals: ['from-activity'] });
@@ -161,7 +172,7 @@ describe('history', () => {
 
 describe('UNHANDLED_COMMAND: signals racing a completing workflow task', () => {
   test('every signal the server accepted is seen by the workflow before it completes', async () => {
-    const taskQueue = uniqueTaskQueue('wft-unhandled');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       for (let round = 0; round < 5; round += 1) {
         const handle = await env.client.workflow.start(firstToArrive, { workflowId: uniqueWorkflowId(`wft-unhandled-${round}`), taskQueue });
@@ -187,7 +198,7 @@ describe('UNHANDLED_COMMAND: signals racing a completing workflow task', () => {
 
 describe('queries', () => {
   test('queries see signals sent before them, take arguments, and work after completion', async () => {
-    const taskQueue = uniqueTaskQueue('wft-query');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(queryable, { workflowId: uniqueWorkflowId('wft-query'), taskQueue });
       await handle.signal(addSignal, 'a');
@@ -208,7 +219,7 @@ describe('queries', () => {
   });
 
   test('queryRejectCondition NOT_OPEN rejects a query on a closed run with its status', async () => {
-    const taskQueue = uniqueTaskQueue('wft-query-reject');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(queryable, { workflowId: uniqueWorkflowId('wft-query-reject'), taskQueue });
       const strict = new Client({ connection: env.connection, namespace: env.namespace ?? 'default', workflow: { queryRejectCondition: 'NOT_OPEN' } });
@@ -231,7 +242,7 @@ describe('queries', () => {
 
 describe('workflow task failure and timeout', () => {
   test('a plain Error fails the workflow task, not the workflow, and the retried task completes it', async () => {
-    const taskQueue = uniqueTaskQueue('wft-fail');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(failFirstTask, { workflowId: uniqueWorkflowId('wft-fail'), taskQueue });
       await expect(handle.result()).resolves.toBe('recovered');
@@ -257,7 +268,7 @@ describe('workflow task failure and timeout', () => {
   });
 
   test('workflow tasks that time out are retried until the workflow can make progress', async () => {
-    const taskQueue = uniqueTaskQueue('wft-timeout');
+    const taskQueue = fileWorker.taskQueue;
     const taskTimeoutMs = 3_000;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(failUntilFixed, {
@@ -286,7 +297,7 @@ describe('workflow task failure and timeout', () => {
 
 describe('cancellation and termination', () => {
   test('cancelling a sleeping workflow cancels its timer and the run', async () => {
-    const taskQueue = uniqueTaskQueue('wft-cancel');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(sleepThenReturn, { workflowId: uniqueWorkflowId('wft-cancel'), taskQueue, args: [24 * HOUR] });
       await waitForEvent(handle, isType('TimerStarted'));
@@ -321,7 +332,7 @@ describe('cancellation and termination', () => {
   });
 
   test('termination closes the run with its reason; later signals and terminations find no open run', async () => {
-    const taskQueue = uniqueTaskQueue('wft-terminate');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(waitForFinish, { workflowId: uniqueWorkflowId('wft-terminate'), taskQueue });
       await waitForEvent(handle, isType('WorkflowTaskCompleted'));
@@ -345,7 +356,7 @@ describe('cancellation and termination', () => {
 
 describe('continue-as-new', () => {
   test('result() follows the chain of runs; each run links to the previous one', async () => {
-    const taskQueue = uniqueTaskQueue('wft-can');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('wft-can');
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(countdown, { workflowId, taskQueue, args: [3, 0] });
@@ -397,7 +408,7 @@ describe('continue-as-new', () => {
 
 describe('search attribute upserts', () => {
   test('upserts (including removals) are visible in describe() and in list filters', async () => {
-    const taskQueue = uniqueTaskQueue('wft-upsert');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('wft-upsert');
     const tag = `tag-${workflowId}`;
     await withWorker(taskQueue, async () => {
@@ -434,7 +445,7 @@ describe('search attribute upserts', () => {
 
 describe('run and execution timeouts', () => {
   test('workflowRunTimeout closes the run as timed out at the deadline, not at its timer', async () => {
-    const taskQueue = uniqueTaskQueue('wft-run-timeout');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const before = await env.currentTimeMs();
       const handle = await env.client.workflow.start(sleepThenReturn, {
@@ -457,7 +468,7 @@ describe('run and execution timeouts', () => {
   });
 
   test('workflowExecutionTimeout spans continue-as-new runs', async () => {
-    const taskQueue = uniqueTaskQueue('wft-exec-timeout');
+    const taskQueue = fileWorker.taskQueue;
     const workflowId = uniqueWorkflowId('wft-exec-timeout');
     await withWorker(taskQueue, async () => {
       const before = await env.currentTimeMs();
@@ -490,7 +501,7 @@ describe('signals to closed or unknown runs', () => {
   });
 
   test('a raw signal to an unknown run id of a known workflow fails with NOT_FOUND', async () => {
-    const taskQueue = uniqueTaskQueue('wft-bad-run');
+    const taskQueue = fileWorker.taskQueue;
     await withWorker(taskQueue, async () => {
       const handle = await env.client.workflow.start(waitForFinish, { workflowId: uniqueWorkflowId('wft-bad-run'), taskQueue });
       const err = await rejectionOf(
