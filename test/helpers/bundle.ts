@@ -69,6 +69,7 @@ const quiet = (): void => undefined;
 const bundlerLogger = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: (...args: unknown[]) => console.error(...args), log: quiet };
 
 const inProcess = new Map<string, Promise<{ code: string }>>();
+const keys = new Map<string, string>();
 
 /**
  * The bundle of the workflows at `workflowsPath`, as `{ code }` for `Worker.create({ workflowBundle })`.
@@ -76,7 +77,12 @@ const inProcess = new Map<string, Promise<{ code: string }>>();
  * the atomic rename makes either result the one that stays (they are identical).
  */
 export async function cachedWorkflowBundle(workflowsPath: string): Promise<{ code: string }> {
-  const key = bundleKey(workflowsPath);
+  // Sources do not change during a test file, so hash them once per file (module registry) and path.
+  let key = keys.get(workflowsPath);
+  if (key === undefined) {
+    key = bundleKey(workflowsPath);
+    keys.set(workflowsPath, key);
+  }
   let pending = inProcess.get(key);
   if (!pending) {
     pending = loadOrBuild(workflowsPath, key);
