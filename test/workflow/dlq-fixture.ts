@@ -16,6 +16,7 @@ import { TemporalStarter } from '../../src/listener/temporal-starter';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../../src/temporal/search-attributes';
 import type { ObserverSinks } from '../../src/workflows/sinks';
 import { captureLogger, startHttpReceiver, type HttpReceiver, type RecordedRequest } from '../helpers/receivers';
+import { cachedWorkflowBundle } from '../helpers/bundle';
 import { createTestEnv, uniqueTaskQueue, type AnySearchAttributeKey } from '../helpers/temporal-env';
 
 export interface StartedEvent {
@@ -89,7 +90,7 @@ observers:
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath: require.resolve('../../src/workflows'),
+    workflowBundle: await cachedWorkflowBundle(require.resolve('../../src/workflows')),
     activities,
     sinks,
   });

@@ -7,7 +7,8 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { cachedWorkflowBundle } from '../helpers/bundle';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { migrate } from '../../src/db/migrate';
 import { ChangeLogListener } from '../../src/listener';
@@ -50,7 +51,7 @@ describe('listener → embedded Temporal', () => {
     env = await createTestEnv({ timeSkipping: false, searchAttributes: [EntityType, EventKind, ObserverNames, FailedActions, ChangeLogPosition] });
     db = await createTestDatabase('listener_temporal');
     await migrate({ pool: db.pool });
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+    const workflowBundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
     activities = createActivities({ env: {}, log: pino({ level: 'silent' }), breaker: new InMemoryBreakerStore(), ssrf: { allow: [] } });
     worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
     running = worker.run();

@@ -8,7 +8,8 @@
 import pino from 'pino';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type InjectedSinks } from '@temporalio/worker';
+import { Worker, type InjectedSinks } from '@temporalio/worker';
+import { cachedWorkflowBundle } from '../helpers/bundle';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { createOrderingActivities } from '../../src/activities/ordering';
 import { parseConfig } from '../../src/config';
@@ -50,6 +51,14 @@ CREATE FUNCTION app.fn_trace(e jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO app.trace (entity, step, phase) VALUES (e->>'entity_id', (e->'data'->>'step')::int, 'start');
   PERFORM pg_sleep(coalesce((e->'data'->>'sleep')::float8, 0));
+  -- wait_for_step: hold this run until that step's run of the same entity has ended (30 s at most),
+  -- which only an overlapping run can do: the unordered control then depends on order, not on time.
+  IF e->'data' ? 'wait_for_step' THEN
+    FOR i IN 1..600 LOOP
+      EXIT WHEN EXISTS (SELECT 1 FROM app.trace WHERE entity = e->>'entity_id' AND step = (e->'data'->>'wait_for_step')::int AND phase = 'end');
+      PERFORM pg_sleep(0.05);
+    END LOOP;
+  END IF;
   INSERT INTO app.trace (entity, step, phase) VALUES (e->>'entity_id', (e->'data'->>'step')::int, 'end');
 END $$;
 `;
@@ -69,7 +78,7 @@ describe('per-entity ordering', () => {
     db = await createTestDatabase('ordering');
     await migrate({ pool: db.pool });
     await db.pool.query(TRACE);
-    const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+    const workflowBundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
     activities = createActivities({ env: {}, log: pino({ level: 'silent' }), breaker: new InMemoryBreakerStore(), ssrf: { allow: [] }, db: db.pool });
     const sinks: InjectedSinks<ObserverSinks> = {
       observer: { eventFinished: { fn: (_info, f) => void finished.push(f) }, alert: { fn: () => undefined } },
@@ -107,22 +116,23 @@ describe('per-entity ordering', () => {
 
     // One statement each, so both entities' three events reach the listener together: the first
     // event of each entity is the slowest, so without ordering the later ones would finish first.
-    const insert = (type: string, id: string) =>
+    const insert = (type: string, id: string, first: string) =>
       db.pool.query(
         `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data)
-         VALUES ($1, 'INSERT', $2, '{"step": 1, "sleep": 1.5}'), ($1, 'UPDATE', $2, '{"step": 2, "sleep": 0.5}'), ($1, 'UPDATE', $2, '{"step": 3}')`,
-        [type, id],
+         VALUES ($1, 'INSERT', $2, $3::jsonb), ($1, 'UPDATE', $2, '{"step": 2, "sleep": 0.5}'), ($1, 'UPDATE', $2, '{"step": 3}')`,
+        [type, id, first],
       );
     const parcel = '11111111-0000-4000-8000-000000000001';
     const crate = '22222222-0000-4000-8000-000000000002';
-    await insert('Parcel', parcel);
-    await insert('Crate', crate);
+    await insert('Parcel', parcel, '{"step": 1, "sleep": 1.5}');
+    // Unordered, the first Crate event can only end after the third has: it waits for it.
+    await insert('Crate', crate, '{"step": 1, "wait_for_step": 3}');
 
     await waitFor('six traced runs', async () => (await trail(parcel)).length === 6 && (await trail(crate)).length === 6, 90_000, 100);
     expect(await trail(parcel)).toEqual(['start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
-    // The control: the same events without ordering all start before the slow first one ends.
+    // The control: without ordering, the third event ran and ended while the first one was still running.
     const crateTrail = await trail(crate);
-    expect(crateTrail.indexOf('start 3')).toBeLessThan(crateTrail.indexOf('end 1'));
+    expect(crateTrail.indexOf('end 3')).toBeLessThan(crateTrail.indexOf('end 1'));
 
     // Each ordered run named its predecessor and waited for it through awaitPredecessor.
     const { rows } = await db.pool.query<{ id: string }>(`SELECT id::text FROM core.tb_entity_change_log WHERE object_type = 'Parcel' ORDER BY pk_entity_change_log`);

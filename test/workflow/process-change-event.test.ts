@@ -9,7 +9,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, type SearchAttributeType } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode, type InjectedSinks, type Logger } from '@temporalio/worker';
+import { Worker, type InjectedSinks } from '@temporalio/worker';
+import { cachedWorkflowBundle } from '../helpers/bundle';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { parseConfig } from '../../src/config';
 import { compileObservers, matchEvent } from '../../src/events/match';
@@ -105,9 +106,6 @@ observers:
 `;
 }
 
-const quiet = (): void => undefined;
-const quietBundler: Logger = { log: quiet, trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
-
 function inputFor(event: ChangeEvent, extra: Partial<ProcessChangeEventInput> = {}): ProcessChangeEventInput {
   const config = parseConfig({ env: { DATABASE_URL: 'postgres://x@127.0.0.1/x' }, text: observersYaml(), source: 'observers.yaml' });
   const { matches, conditionErrors } = matchEvent(event, compileObservers(config));
@@ -154,7 +152,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath: require.resolve('../../src/workflows'),
+    workflowBundle: await cachedWorkflowBundle(require.resolve('../../src/workflows')),
     activities: {
       ...activities,
       async awaitPredecessor(input: { workflowId: string }) {
@@ -332,7 +330,7 @@ it('holds per_entity observers until the predecessor closed, and runs the others
 
 it('writes histories that replay, and every committed processChangeEvent fixture replays', async () => {
   expect([...representative.keys()].sort()).toEqual([...FIXTURES].sort());
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietBundler });
+  const workflowBundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
   for (const [name, { workflowId, runId }] of representative) {
     const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
     await expect(Worker.runReplayHistory({ workflowBundle, replayName: name }, decodeHistoryFixture(encodeHistoryFixture(history)), name)).resolves.toBeUndefined();

@@ -293,7 +293,8 @@ describe('fraiseql-observers start', () => {
     const result: unknown = JSON.parse(listener.other.join('\n'));
     expect(result).toMatchObject({ role: 'listener', stoppedBy: 'SIGTERM', exitCode: 0 });
     await waitFor('worker not ready', async () => (await fetch(`${wBase}/readyz`)).status === 503, 30_000, 200);
-    expect(((await (await fetch(`${wBase}/readyz`)).json()) as { reason: string }).reason).toMatch(/^temporal: unreachable \(/);
+    // A refused connection answers at once; on a loaded machine the check may time out first instead.
+    expect(((await (await fetch(`${wBase}/readyz`)).json()) as { reason: string }).reason).toMatch(/^temporal: (unreachable \(|no answer within \d+ ms)/);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
   });
