@@ -3,7 +3,8 @@
  * `processChangeEvent` runs that no later run of the same id has replaced), refreshed on a timer.
  */
 import type { Client } from '@temporalio/client';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { startPeriodicGauge } from '../metrics/periodic-gauge';
 import { FAILED_RUNS_QUERY } from './filters';
 import { currentOnly, listAllRuns } from './runs';
 
@@ -38,30 +39,12 @@ export interface DlqGaugeOptions {
  */
 export function startDlqGauge(client: Client, registry: Registry, intervalMs: number, options: DlqGaugeOptions = {}): () => Promise<void> {
   if (!Number.isFinite(intervalMs) || intervalMs < 100) throw new RangeError(`DLQ gauge interval must be at least 100 ms, got ${String(intervalMs)}`);
-  const existing = registry.getSingleMetric(DLQ_SIZE_METRIC);
-  const gauge =
-    existing instanceof Gauge
-      ? existing
-      : new Gauge({ name: DLQ_SIZE_METRIC, help: 'Dead-letter entries: failed processChangeEvent runs not yet retried (from Temporal visibility)', registers: [registry] });
-  let inFlight: Promise<void> | null = null;
-  let stopped = false;
-  const refresh = (): void => {
-    if (inFlight || stopped) return;
-    inFlight = countDlqEntries(client, options.exactLimit)
-      .then((n) => {
-        if (!stopped) gauge.set(n);
-      })
-      .catch((err: unknown) => options.onError?.(err))
-      .finally(() => {
-        inFlight = null;
-      });
-  };
-  refresh();
-  const timer = setInterval(refresh, intervalMs);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await inFlight;
-  };
+  return startPeriodicGauge({
+    registry,
+    name: DLQ_SIZE_METRIC,
+    help: 'Dead-letter entries: failed processChangeEvent runs not yet retried (from Temporal visibility)',
+    read: () => countDlqEntries(client, options.exactLimit),
+    intervalMs,
+    onError: options.onError,
+  });
 }

@@ -10,6 +10,7 @@ import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames 
 import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../workflows/types';
 import { DlqNotFoundError } from './errors';
 import { decodePageToken, runsOfQuery } from './filters';
+import { CLOSE_EVENTS } from '../temporal/history-events';
 
 /** One page of a visibility list. */
 export interface RunsPage {
@@ -174,14 +175,6 @@ export async function readOutcome(client: Client, workflowId: string, runId: str
   return await outcomeOf(client, response.history?.events?.[0] ?? undefined);
 }
 
-const CLOSE_EVENTS = new Set<number>([
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-]);
 
 /** True for the SDK's WorkflowNotFoundError and a raw gRPC NOT_FOUND. */
 export function isNotFound(err: unknown): boolean {

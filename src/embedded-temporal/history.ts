@@ -1,5 +1,6 @@
 /** History event construction and event-type groups used by the run state machine. */
 import { enums, tsFromMs, type Timestamp } from './proto';
+import { CLOSE_EVENTS } from '../temporal/history-events';
 
 const E = enums.EventType;
 
@@ -61,15 +62,7 @@ export function attrs(ev: HistoryEvent): Record<string, unknown> {
   return ev[ATTR[ev.eventType]!] as Record<string, unknown>;
 }
 
-/** Events that close a run. */
-export const CLOSE_EVENTS = new Set<number>([
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-]);
+export { CLOSE_EVENTS };
 
 /** Rough encoded size of an event, for historySizeBytes (exactness is not needed). */
 export function approxSize(ev: HistoryEvent): number {

@@ -4,7 +4,8 @@
  * from visibility. It rises when workers fall behind or a target is down and retries pile up.
  */
 import type { Client } from '@temporalio/client';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { startPeriodicGauge } from '../metrics/periodic-gauge';
 import { PROCESS_CHANGE_EVENT } from '../workflows/types';
 
 export const QUEUE_DEPTH_METRIC = 'observer_job_queue_depth';
@@ -27,32 +28,13 @@ export function startQueueDepthGauge(
   intervalMs: number,
   onError: (err: unknown) => void = () => undefined,
 ): () => Promise<void> {
-  const existing = registry.getSingleMetric(QUEUE_DEPTH_METRIC);
-  const gauge =
-    existing instanceof Gauge
-      ? existing
-      : new Gauge({ name: QUEUE_DEPTH_METRIC, help: 'Change events accepted by Temporal whose actions have not all finished (running workflows)', registers: [registry] });
   const query = queueDepthQuery(taskQueue);
-  let inFlight: Promise<void> | null = null;
-  let stopped = false;
-  const refresh = (): void => {
-    if (inFlight || stopped) return;
-    inFlight = client.workflow
-      .count(query)
-      .then(({ count }) => {
-        if (!stopped) gauge.set(count);
-      })
-      .catch(onError)
-      .finally(() => {
-        inFlight = null;
-      });
-  };
-  refresh();
-  const timer = setInterval(refresh, intervalMs);
-  timer.unref();
-  return async () => {
-    stopped = true;
-    clearInterval(timer);
-    await inFlight;
-  };
+  return startPeriodicGauge({
+    registry,
+    name: QUEUE_DEPTH_METRIC,
+    help: 'Change events accepted by Temporal whose actions have not all finished (running workflows)',
+    read: async () => (await client.workflow.count(query)).count,
+    intervalMs,
+    onError,
+  });
 }

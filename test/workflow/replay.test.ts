@@ -3,10 +3,7 @@
  * replayed with the current workflow code, so a change that breaks determinism fails here. Freshly recorded
  * histories are replayed too, which checks that the histories the server writes are ones the SDK accepts.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -20,13 +17,12 @@ import {
   waitForEvent,
   workflowBundle,
 } from '../helpers/temporal-env';
+import { decodeHistoryFixture, encodeHistoryFixture, loadHistoryFixture, recordHistoryFixtureIfAbsent } from '../helpers/history-fixtures';
 import { createActivities } from './activities';
 import { cleanupOnCancel, failFirstTask, firstToArrive, replaySample } from './workflows';
 import { addSignal } from './workflows/definitions';
 
 jest.setTimeout(300_000);
-
-const fixturesDir = path.resolve(__dirname, 'fixtures');
 
 let env: TestWorkflowEnvironment;
 
@@ -84,33 +80,7 @@ async function recordScenarios(): Promise<Recorded[]> {
   });
 }
 
-const fixturePath = (name: string): string => path.join(fixturesDir, `${name}.json`);
 const fixtureNames = ['replay-sample-run1', 'replay-sample-run2', 'cancel-with-cleanup', 'workflow-task-failure', 'signals-racing-completion'];
-
-/**
- * Fixture format: the protobuf-encoded history (base64), plus the event types for a reader.
- * (The SDK's historyToJSON needs its own protobufjs instance, which a fetched history is not.)
- */
-interface Fixture { workflowType: string; eventTypes: string[]; historyBase64: string }
-
-function encodeFixture(history: History): string {
-  const bytes = temporal.api.history.v1.History.encode(history as temporal.api.history.v1.IHistory).finish();
-  const f: Fixture = {
-    workflowType: history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '',
-    eventTypes: (history.events ?? []).map((e) => eventTypeName(e)),
-    historyBase64: Buffer.from(bytes).toString('base64'),
-  };
-  return `${JSON.stringify(f, null, 2)}\n`;
-}
-
-function decodeFixture(text: string): History {
-  const f = JSON.parse(text) as Fixture;
-  return temporal.api.history.v1.History.decode(Buffer.from(f.historyBase64, 'base64')) as History;
-}
-
-function loadFixture(name: string): History {
-  return decodeFixture(readFileSync(fixturePath(name), 'utf8'));
-}
 
 test('fresh histories replay, and are recorded as fixtures when absent', async () => {
   const recorded = await recordScenarios();
@@ -119,17 +89,13 @@ test('fresh histories replay, and are recorded as fixtures when absent', async (
   for (const { name, history } of recorded) {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle, replayName: name }, history, name)).resolves.toBeUndefined();
     // Prove the fixture round trip is lossless for replay before writing one.
-    const text = encodeFixture(history);
-    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, decodeFixture(text), name)).resolves.toBeUndefined();
-    if (!existsSync(fixturePath(name))) {
-      mkdirSync(fixturesDir, { recursive: true });
-      writeFileSync(fixturePath(name), text);
-    }
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, decodeHistoryFixture(encodeHistoryFixture(history)), name)).resolves.toBeUndefined();
+    recordHistoryFixtureIfAbsent(name, history);
   }
 });
 
 test('every committed fixture replays without nondeterminism', async () => {
-  const histories = fixtureNames.map((name) => ({ workflowId: name, history: loadFixture(name) }));
+  const histories = fixtureNames.map((name) => ({ workflowId: name, history: loadHistoryFixture(name) }));
   const failures: string[] = [];
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
@@ -141,7 +107,7 @@ test('every committed fixture replays without nondeterminism', async () => {
 });
 
 test('replay is a real check: a fixture whose commands no longer match the code is rejected', async () => {
-  const history = loadFixture('replay-sample-run1');
+  const history = loadHistoryFixture('replay-sample-run1');
   const scheduled = (history.events ?? []).find((e) => eventTypeName(e) === 'ActivityTaskScheduled');
   const attrs = scheduled?.activityTaskScheduledEventAttributes;
   expect(attrs?.activityType?.name).toBe('greet');
