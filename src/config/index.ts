@@ -21,6 +21,7 @@ export {
   type ObserversFile,
   type Ordering,
   type RetryPolicy,
+  type BreakerSettings,
 } from './observers';
 export { validateObserversFile, type ObserverSummary, type ValidationReport } from './validate';
 export { envReferences, missingEnvReferences, type EnvReference } from './env-refs';

@@ -44,6 +44,18 @@ export interface ObserversFile {
   observers: readonly ObserverConfig[];
   /** Extra destinations the SSRF guard lets through (CIDR ranges, addresses, host names). */
   ssrf: { allow: readonly string[] };
+  /** Circuit breaker settings for every target (webhook host, SMTP host, Slack); unset fields keep the defaults. */
+  breaker: BreakerSettings;
+}
+
+/** The observers file's `breaker:` section, camel-cased (the circuit breaker's own field names). */
+export interface BreakerSettings {
+  failureRateThreshold?: number;
+  minimumCalls?: number;
+  windowSize?: number;
+  windowMs?: number;
+  openDurationMs?: number;
+  halfOpenProbes?: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 300_000, backoff: 'exponential' };
@@ -104,6 +116,17 @@ const fileSchema = strictMap({
     timeout_ms: millis.optional(),
   }).optional(),
   ssrf: strictMap({ allow: z.array(ssrfEntry).default([]) }).optional(),
+  breaker: strictMap({
+    /** Share of failed calls in the window that opens the breaker, (0, 1]. */
+    failure_rate_threshold: z.number().gt(0).max(1).optional(),
+    minimum_calls: z.int().min(1).max(100_000).optional(),
+    /** The last N calls (count window). */
+    window_size: z.int().min(1).max(1000).optional(),
+    /** Calls of the last N ms (time window). */
+    window_ms: millis.optional(),
+    open_duration_ms: millis.optional(),
+    half_open_probes: z.int().min(1).max(1000).optional(),
+  }).optional(),
   observers: z.record(z.string(), observerSchema).superRefine(
     (observers, ctx) => {
       if (typeof observers !== 'object' || observers === null) return;
@@ -156,7 +179,18 @@ function resolve(file: FileInput, issues: ConfigIssue[]): ObserversFile {
       timeoutMs: o.timeout_ms ?? defaults.timeout_ms ?? null,
     };
   });
-  return { observers, ssrf: { allow: file.ssrf?.allow ?? [] } };
+  const b = file.breaker ?? {};
+  const breaker: BreakerSettings = Object.fromEntries(
+    Object.entries({
+      failureRateThreshold: b.failure_rate_threshold,
+      minimumCalls: b.minimum_calls,
+      windowSize: b.window_size,
+      windowMs: b.window_ms,
+      openDurationMs: b.open_duration_ms,
+      halfOpenProbes: b.half_open_probes,
+    }).filter(([, v]) => v !== undefined),
+  );
+  return { observers, ssrf: { allow: file.ssrf?.allow ?? [] }, breaker };
 }
 
 /**

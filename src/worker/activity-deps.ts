@@ -42,9 +42,9 @@ export function createActivityResources(o: ActivityResourceOptions): ActivityRes
     // Few retries per command: a Redis outage must fail an attempt (retried by Temporal), not hang it.
     redis = new Redis(config.env.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true, connectionName: 'fraiseql-observers-worker' });
     redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'Redis connection error (cache actions and the shared breaker state retry)'));
-    breaker = new RedisBreakerStore(redis);
+    breaker = new RedisBreakerStore(redis, { ...config.breaker });
   } else {
-    breaker = new InMemoryBreakerStore();
+    breaker = new InMemoryBreakerStore({ ...config.breaker });
   }
   const deps: ActivityDeps = {
     env: o.env,

@@ -168,7 +168,7 @@ describe('parseObserversYaml: every problem with its path', () => {
     [
       'unknown top-level field',
       'observer: {}\nobservers: {}\n',
-      [{ path: 'observer', message: 'unknown field (expected one of defaults, ssrf, observers)' }],
+      [{ path: 'observer', message: 'unknown field (expected one of defaults, ssrf, breaker, observers)' }],
     ],
     [
       'template syntax',
@@ -442,5 +442,21 @@ describe('loadConfig / parseConfig', () => {
     writeFileSync(file, withAction('type: log'));
     const config = await loadConfig({ env, file });
     expect(config.observers[0]?.name).toBe('order_shipped');
+  });
+});
+
+describe('the breaker section', () => {
+  it('passes the circuit breaker settings on, camel-cased, leaving unset fields to the defaults', () => {
+    const file = parseObserversYaml('breaker:\n  failure_rate_threshold: 0.25\n  minimum_calls: 4\n  open_duration_ms: 5000\nobservers: {}\n', 'observers.yaml');
+    expect(file.breaker).toEqual({ failureRateThreshold: 0.25, minimumCalls: 4, openDurationMs: 5000 });
+    expect(parseObserversYaml('observers: {}\n', 'observers.yaml').breaker).toEqual({});
+  });
+
+  it('names each bad setting', () => {
+    expect(issuesOf('breaker:\n  failure_rate_threshold: 1.5\n  half_open_probes: 0\n  window: 3\nobservers: {}\n').map((i) => i.path)).toEqual([
+      'breaker.failure_rate_threshold',
+      'breaker.half_open_probes',
+      'breaker.window',
+    ]);
   });
 });
