@@ -15,7 +15,12 @@
  *   parallel     BENCH_E2E_PARALLEL_RUNS events (default 10), one at a time, each with 3 actions of 100 ms;
  *                baseline: the same 3 activity calls one after another, without Temporal
  * Waiting for a backlog to drain is capped by BENCH_E2E_DRAIN_SECONDS (default 60); what is not
- * delivered by then is reported as such, never dropped from the percentiles.
+ * delivered by then is reported as such, never dropped from the percentiles. BENCH_E2E_RATES= (empty)
+ * and BENCH_E2E_PARALLEL_RUNS=0 skip those phases.
+ * BENCH_E2E_WORKER_CPU_PROF=DIR runs the worker with `--cpu-prof --cpu-prof-dir=DIR` (one .cpuprofile
+ * per JS thread, written when it exits) and writes DIR/window-<phase>.json: the measured window of the
+ * throughput phase in the profiles' clock (CLOCK_MONOTONIC, µs), to keep start-up (bundling) out of a
+ * summary.
  *
  *   npm run bench:e2e
  *   BENCH_E2E_EVENTS=500 BENCH_E2E_SECONDS=5 BENCH_E2E_RATES=100 npm run bench:e2e   (quick run)
@@ -37,7 +42,7 @@ import { migrate } from '../src/db/migrate';
 import type { ChangeEvent } from '../src/events/types';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { ReceiverMessage } from './e2e-receiver';
-import { cpuSeconds } from './proc';
+import { cpuSeconds, threadCpuSeconds, type ThreadGroup } from './proc';
 import { peakRssMiB, percentile, printTable } from './table';
 
 const num = (name: string, fallback: number): number => {
@@ -55,7 +60,8 @@ const RATES = (process.env.BENCH_E2E_RATES ?? '100,500').split(',').filter(Boole
 });
 const SECONDS = num('BENCH_E2E_SECONDS', 30);
 const DRAIN_SECONDS = num('BENCH_E2E_DRAIN_SECONDS', 60);
-const PARALLEL_RUNS = num('BENCH_E2E_PARALLEL_RUNS', 10);
+const PARALLEL_RUNS = process.env.BENCH_E2E_PARALLEL_RUNS === '0' ? 0 : num('BENCH_E2E_PARALLEL_RUNS', 10);
+const WORKER_CPU_PROF = process.env.BENCH_E2E_WORKER_CPU_PROF || undefined;
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNING_SECRET = randomBytes(16).toString('hex');
 const ACTIONS = 3;
@@ -141,7 +147,8 @@ function forkReceiver(onMessage: (m: ReceiverMessage) => void): Promise<{ child:
 /** `fraiseql-observers start --role <role>`, ready once its /readyz answers 200. */
 async function startService(role: 'worker' | 'listener', configFile: string, env: Record<string, string>): Promise<Child> {
   const metricsPort = await freePort();
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort)], {
+  const nodeFlags = role === 'worker' && WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${WORKER_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...nodeFlags, path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort)], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn', METRICS_HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -192,6 +199,8 @@ interface Stack {
   deliveries: Deliveries;
   /** CPU seconds used so far by each process of the stack (and this one, the load generator). */
   cpu(): Record<ProcessName, number>;
+  /** CPU seconds used so far by each thread group of the worker process. */
+  workerThreads(): Record<ThreadGroup, number>;
   /** Inserts `n` rows in one statement; returns id → commit epoch ms. */
   insert(n: number): Promise<Array<[string, number]>>;
 }
@@ -259,6 +268,10 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Prom
         const of = (pid: number | undefined) => (pid ? cpuSeconds(pid) : NaN);
         return { server: of(server?.pid), worker: of(pidOf('worker')), listener: of(pidOf('listener')), receiver: of(pidOf('receiver')), bench: cpuSeconds(process.pid) };
       },
+      workerThreads() {
+        const pid = children.find((c) => c.name === 'worker')?.proc.pid;
+        return threadCpuSeconds(pid ?? -1);
+      },
       async insert(n) {
         const { rows } = await pool.query<{ id: string; commit_ms: number }>(
           `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data, commit_time)
@@ -305,21 +318,31 @@ interface ThroughputResult {
   duplicates: number;
   /** CPU seconds each process spent over the measured window. */
   cpu: Record<ProcessName, number>;
+  /** CPU seconds of each thread group of the worker over the measured window. */
+  workerThreads: Record<ThreadGroup, number>;
 }
+
+/** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles on Linux. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function throughput(s: Stack): Promise<ThroughputResult> {
   // Warm-up: bundles loaded, pools connected, caches filled; not counted.
   const warm = (await s.insert(50)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
   const cpu0 = s.cpu();
+  const threads0 = s.workerThreads();
   const t0 = Date.now();
+  const us0 = monotonicUs();
   const ids: string[] = [];
   for (let done = 0; done < EVENTS; done += 1000) ids.push(...(await s.insert(Math.min(1000, EVENTS - done))).map(([id]) => id));
   await drain(s.deliveries, ids, DRAIN_SECONDS + EVENTS / 50);
   const cpu1 = s.cpu();
+  const threads1 = s.workerThreads();
+  if (WORKER_CPU_PROF) writeFileSync(path.join(WORKER_CPU_PROF, 'window-throughput.json'), JSON.stringify({ startUs: us0, endUs: monotonicUs(), events: EVENTS }));
   const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
+  const workerThreads = Object.fromEntries(Object.keys(threads1).map((g) => [g, threads1[g as ThreadGroup] - threads0[g as ThreadGroup]])) as Record<ThreadGroup, number>;
   const last = Math.max(...ids.map((id) => ((s.deliveries.byEvent.get(id)?.count ?? 0) >= ACTIONS ? s.deliveries.byEvent.get(id)!.lastMs : 0)));
-  return { events: EVENTS, delivered: s.deliveries.complete(ids), seconds: (last - t0) / 1000, duplicates: s.deliveries.duplicates, cpu };
+  return { events: EVENTS, delivered: s.deliveries.complete(ids), seconds: (last - t0) / 1000, duplicates: s.deliveries.duplicates, cpu, workerThreads };
 }
 
 interface RateResult {
@@ -449,6 +472,10 @@ async function main(): Promise<void> {
     [[perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))]],
   );
 
+  const groups = Object.keys(tp.result.workerThreads) as ThreadGroup[];
+  console.log(`\nWorker CPU per fully delivered event by thread (ms)\n`);
+  printTable(groups, [groups.map((g) => (1000 * tp.result.workerThreads[g]) / tp.result.delivered)]);
+
   const rateRows: Array<Array<string | number>> = [];
   for (const rate of RATES) {
     const r = await withStack(fast, (s) => atRate(s, rate));
@@ -457,9 +484,19 @@ async function main(): Promise<void> {
     rateRows.push([String(rate), String(r.result.inserted), r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
       r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates)]);
   }
-  console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
-  printTable(['target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates'], rateRows);
+  if (RATES.length > 0) {
+    console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
+    printTable(['target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates'], rateRows);
+  }
 
+  if (PARALLEL_RUNS > 0) await parallelPhase(rssRow);
+
+  console.log('\nPeak RSS (MiB) of each process, per phase (every phase has fresh processes except the bench itself)\n');
+  printTable(['phase', 'Temporal server', 'worker', 'listener', 'receiver', 'bench (inserts, baseline)'], rssRows);
+  console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Goal published by the Phase 8 release: p99 50 ms, 10,000 events/s.`);
+}
+
+async function parallelPhase(rssRow: (phase: string, r: StackRss) => void): Promise<void> {
   const par = await withStack(['/slow/a', '/slow/b', '/slow/c'], parallelism);
   rssRow('parallelism', par.rss);
   const p = par.result;
@@ -474,10 +511,6 @@ async function main(): Promise<void> {
       ['reference: the 3 activity calls together (no Temporal)', percentile(p.directParallelMs, 50), percentile(p.directParallelMs, 90)],
     ],
   );
-
-  console.log('\nPeak RSS (MiB) of each process, per phase (every phase has fresh processes except the bench itself)\n');
-  printTable(['phase', 'Temporal server', 'worker', 'listener', 'receiver', 'bench (inserts, baseline)'], rssRows);
-  console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Goal published by the Phase 8 release: p99 50 ms, 10,000 events/s.`);
 }
 
 main().catch((err: unknown) => {
