@@ -269,8 +269,9 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
   if (o.role !== 'listener') {
     try {
       // No gzip to the embedded server on loopback: inflating every request was 41 % of its CPU
-      // (bench:temporal); a real cluster keeps the SDK's default.
-      native = await NativeConnection.connect({ address, ...security, ...(embedded ? { grpcCompression: { codec: 'none' as const } } : {}) });
+      // (bench:temporal); elsewhere TEMPORAL_GRPC_COMPRESSION decides (default: the SDK's gzip).
+      const compress = embedded ? 'none' : env.temporalGrpcCompression;
+      native = await NativeConnection.connect({ address, ...security, ...(compress === 'none' ? { grpcCompression: { codec: 'none' as const } } : {}) });
     } catch (err) {
       throw unreachable(err);
     }

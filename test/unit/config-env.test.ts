@@ -37,6 +37,7 @@ describe('parseEnv', () => {
       workerMaxConcurrentWorkflowTasks: 40,
       workerMaxCachedWorkflows: 1000,
       workerShutdownGraceMs: 10_000,
+      temporalGrpcCompression: 'gzip',
     });
   });
 
@@ -63,6 +64,7 @@ describe('parseEnv', () => {
         WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '2',
         WORKER_MAX_CACHED_WORKFLOWS: '0',
         WORKER_SHUTDOWN_GRACE_MS: '0',
+        TEMPORAL_GRPC_COMPRESSION: 'None',
       }),
     ).toEqual({
       databaseUrl: 'postgresql:///app?host=/var/run/postgresql',
@@ -85,6 +87,7 @@ describe('parseEnv', () => {
       workerMaxConcurrentWorkflowTasks: 2,
       workerMaxCachedWorkflows: 0,
       workerShutdownGraceMs: 0,
+      temporalGrpcCompression: 'none',
     });
   });
 
@@ -124,6 +127,7 @@ describe('parseEnv', () => {
     ['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', '1', "expected an integer of at least 2, got '1'"],
     ['WORKER_MAX_CACHED_WORKFLOWS', '-3', "expected a non-negative integer, got '-3'"],
     ['WORKER_SHUTDOWN_GRACE_MS', '10s', "expected milliseconds (0-3600000), got '10s'"],
+    ['TEMPORAL_GRPC_COMPRESSION', 'brotli', "expected gzip or none, got 'brotli'"],
   ])('%s=%s', (name, value, message) => {
     expect(issuesOf({ DATABASE_URL, [name]: value })).toEqual([{ path: `env.${name}`, message }]);
   });

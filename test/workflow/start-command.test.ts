@@ -259,6 +259,8 @@ describe('fraiseql-observers start', () => {
     const worker = startCli(['--config', configFile, '--role', 'worker', '--metrics-port', '0'], {
       ...common,
       TEMPORAL_ADDRESS: String(lInfo.temporal_address),
+      // Same host as the listener's embedded server: the worker may skip gzip.
+      TEMPORAL_GRPC_COMPRESSION: 'none',
       WORKER_SHUTDOWN_GRACE_MS: '1000',
       START_TEST_SIGNING_SECRET: 'start-test-secret-value',
     });
