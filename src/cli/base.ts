@@ -1,5 +1,7 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
 import Table from 'cli-table3';
+import { resolveCommandSettings, SettingsError, type CommandSettings, type SettingsFlags } from '../listener/settings';
+import { temporalSecurity, TemporalSecurityError, type TemporalSecurity } from '../temporal/connection';
 
 /**
  * Base of every command: a `--json` flag (oclif's enableJsonFlag) and helpers for
@@ -32,6 +34,29 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   public override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     if (err.exitCode === undefined && typeof err.oclif?.exit === 'number') err.exitCode = err.oclif.exit;
     return super.catch(err);
+  }
+
+  /**
+   * The database / table / Temporal settings of an operator command, from its flags over the
+   * environment. A bad value ends the command with exit code 2 and a message naming it.
+   */
+  protected commandSettings(flags: SettingsFlags): CommandSettings {
+    try {
+      return resolveCommandSettings(process.env, flags);
+    } catch (err) {
+      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
+      throw err;
+    }
+  }
+
+  /** TEMPORAL_TLS* / TEMPORAL_API_KEY for the command's Temporal connection; a bad one ends it with exit code 2. */
+  protected temporalSecurityFromEnv(): TemporalSecurity {
+    try {
+      return temporalSecurity(process.env);
+    } catch (err) {
+      if (err instanceof TemporalSecurityError) this.error(err.message, { exit: 2 });
+      throw err;
+    }
   }
 
   /** Print rows as a table (human output only; with --json return the data instead). */

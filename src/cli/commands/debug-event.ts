@@ -7,8 +7,6 @@ import { compileObservers, explainMatch, type MatchOutcome } from '../../events/
 import type { ChangeEvent } from '../../events/types';
 import type { BadRowRecord } from '../../listener/bad-rows';
 import { EventLookupError, lookUpEvent, parseEventKey, type EventKey } from '../../listener/event-lookup';
-import { resolveCommandSettings, SettingsError, type CommandSettings } from '../../listener/settings';
-import { temporalSecurity, TemporalSecurityError, type TemporalSecurity } from '../../temporal/connection';
 import { inspectChangeLogTable } from '../../listener/table-info';
 import { describeWorkflow, probeTemporal, type Probe, type WorkflowState } from '../../listener/temporal-probe';
 
@@ -54,18 +52,15 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
   };
 
   public async run(): Promise<DebugEventResult> {
-    let s: CommandSettings;
-    let security: TemporalSecurity;
+    const s = this.commandSettings({
+      databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address,
+      namespace: this.flags.namespace, workflowIdPrefix: this.flags['workflow-id-prefix'],
+    });
+    const security = this.temporalSecurityFromEnv();
     let key: EventKey;
     try {
-      s = resolveCommandSettings(process.env, {
-        databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address,
-        namespace: this.flags.namespace, workflowIdPrefix: this.flags['workflow-id-prefix'],
-      });
-      security = temporalSecurity(process.env);
       key = parseEventKey(this.args.key);
     } catch (err) {
-      if (err instanceof SettingsError || err instanceof TemporalSecurityError) this.error(err.message, { exit: 2 });
       if (err instanceof EventLookupError) this.error(`argument KEY: ${err.message}`, { exit: 2 });
       throw err;
     }

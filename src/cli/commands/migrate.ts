@@ -2,7 +2,6 @@ import { BaseCommand, Flags } from '../base';
 import { DatabaseUnreachableError, describeDatabaseUrl, explainConnectionError } from '../../db/errors';
 import { type MigrateResult, migrate } from '../../db/migrate';
 import { createPool } from '../../db/pool';
-import { resolveCommandSettings, SettingsError, type CommandSettings } from '../../listener/settings';
 
 /** `fraiseql-observers migrate`: create the change log (if absent), checkpoints, bad-row log and NOTIFY trigger. */
 export default class Migrate extends BaseCommand<typeof Migrate> {
@@ -19,13 +18,7 @@ export default class Migrate extends BaseCommand<typeof Migrate> {
   };
 
   public async run(): Promise<MigrateResult> {
-    let settings: CommandSettings;
-    try {
-      settings = resolveCommandSettings(process.env, { databaseUrl: this.flags['database-url'], table: this.flags.table });
-    } catch (err) {
-      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
-      throw err;
-    }
+    const settings = this.commandSettings({ databaseUrl: this.flags['database-url'], table: this.flags.table });
     const url = settings.databaseUrl;
     const pool = createPool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
     let result: MigrateResult;

@@ -1,8 +1,6 @@
 import { BaseCommand, Flags } from '../base';
 import { DatabaseUnreachableError, describeDatabaseUrl, explainConnectionError } from '../../db/errors';
 import { createPool } from '../../db/pool';
-import { resolveCommandSettings, SettingsError, type CommandSettings } from '../../listener/settings';
-import { temporalSecurity, TemporalSecurityError, type TemporalSecurity } from '../../temporal/connection';
 import { gatherDatabaseStatus, type DatabaseStatus } from '../../listener/status-report';
 import { countChangeEventWorkflows, probeTemporal, type Probe, type WorkflowCounts } from '../../listener/temporal-probe';
 
@@ -30,17 +28,10 @@ Also says when row-level security hides rows from the connecting role, and count
   };
 
   public async run(): Promise<StatusResult> {
-    let s: CommandSettings;
-    let security: TemporalSecurity;
-    try {
-      s = resolveCommandSettings(process.env, {
-        databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address, namespace: this.flags.namespace,
-      });
-      security = temporalSecurity(process.env);
-    } catch (err) {
-      if (err instanceof SettingsError || err instanceof TemporalSecurityError) this.error(err.message, { exit: 2 });
-      throw err;
-    }
+    const s = this.commandSettings({
+      databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address, namespace: this.flags.namespace,
+    });
+    const security = this.temporalSecurityFromEnv();
     const pool = createPool({ connectionString: s.databaseUrl, max: 2, connectionTimeoutMillis: 10_000 });
     const temporal: Promise<StatusResult['temporal']> = this.flags.temporal
       ? probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'], security }, countChangeEventWorkflows)

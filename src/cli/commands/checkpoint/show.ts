@@ -4,7 +4,6 @@ import { createPool } from '../../../db/pool';
 import { checkpointHistory, listCheckpoints, readCheckpoint, type CheckpointHistoryRecord, type CheckpointRecord } from '../../../listener/checkpoint-store';
 import { inspectChangeLogTable } from '../../../listener/table-info';
 import { quoteIdent } from '../../../db/identifiers';
-import { resolveCommandSettings, SettingsError } from '../../../listener/settings';
 
 /** A checkpoint with how far it is behind the change log. */
 export interface CheckpointView extends CheckpointRecord {
@@ -31,13 +30,7 @@ export default class CheckpointShow extends BaseCommand<typeof CheckpointShow> {
   };
 
   public async run(): Promise<CheckpointShowResult> {
-    let settings;
-    try {
-      settings = resolveCommandSettings(process.env, { databaseUrl: this.flags['database-url'], table: this.flags.table });
-    } catch (err) {
-      if (err instanceof SettingsError) this.error(err.message, { exit: 2 });
-      throw err;
-    }
+    const settings = this.commandSettings({ databaseUrl: this.flags['database-url'], table: this.flags.table });
     const url = settings.databaseUrl;
     const id = this.flags['listener-id'];
     if (this.flags.history > 0 && !id) this.error('--history needs --listener-id', { exit: 2 });
