@@ -6,9 +6,8 @@ import { createHash } from 'node:crypto';
 import { ErrorType, messageOf, permanent, transient } from './errors';
 import type { Attempt, ActionRuntime, Outcome, SmtpTransportOptions } from './runtime';
 import { type TemplateContext, type TemplateRenderer, templateContext } from './template';
-import type { ActionInput, EmailAction, EmailResult } from './types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type EmailAction, type EmailResult } from './types';
 
-const DEFAULT_TIMEOUT_MS = 30_000;
 // Codes nodemailer raises for messages or settings no server will ever accept.
 const PERMANENT_CODES = new Set(['EENVELOPE', 'ECONFIG', 'ENOAUTH', 'EMAXRECIPIENTS']);
 const LINE_BREAK = /[\r\n\0]/;
@@ -49,7 +48,7 @@ export async function executeEmail(rt: ActionRuntime, input: ActionInput<EmailAc
 
   const user = smtp.user_env ? at.secrets.resolve(smtp.user_env, 'SMTP user') : undefined;
   const pass = smtp.password_env ? at.secrets.resolve(smtp.password_env, 'SMTP password') : undefined;
-  const timeout = action.timeout_ms ?? DEFAULT_TIMEOUT_MS;
+  const timeout = action.timeout_ms ?? DEFAULT_ACTION_TIMEOUT_MS.email;
   const options: SmtpTransportOptions = {
     host: smtp.host,
     port: smtp.port,

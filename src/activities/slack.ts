@@ -6,8 +6,7 @@ import { ErrorType, permanent } from './errors';
 import { statusFailure } from './http-client';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
 import { type TemplateContext, type TemplateRenderer, templateContext } from './template';
-import type { ActionInput, SlackAction, SlackResult } from './types';
-import { DEFAULT_TIMEOUT_MS } from './webhook';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type SlackAction, type SlackResult } from './types';
 
 const MAX_SLACK_RESPONSE_BYTES = 64 * 1024;
 
@@ -57,7 +56,7 @@ export async function executeSlack(rt: ActionRuntime, input: ActionInput<SlackAc
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'fraiseql-observers' },
       body: JSON.stringify(payload),
-      timeoutMs: action.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: action.timeout_ms ?? DEFAULT_ACTION_TIMEOUT_MS.slack,
       maxResponseBytes: MAX_SLACK_RESPONSE_BYTES,
       display,
       signal: at.signal,

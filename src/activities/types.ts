@@ -98,6 +98,21 @@ export interface LogAction extends ActionBase {
 export type ActionSnapshot = WebhookAction | SlackAction | EmailAction | CacheAction | DatabaseAction | LogAction;
 export type ActionType = ActionSnapshot['type'];
 
+/**
+ * The I/O timeout of one attempt when an action sets no `timeout_ms` (HTTP, SMTP), or the bound
+ * the workflow gives an attempt of a type that has no timeout of its own (cache, database, log).
+ * Shared by the activities and the workflow (which adds a margin for Temporal's start-to-close
+ * timeout), so the two cannot drift apart.
+ */
+export const DEFAULT_ACTION_TIMEOUT_MS: Readonly<Record<ActionType, number>> = {
+  webhook: 10_000,
+  slack: 10_000,
+  email: 30_000,
+  cache: 30_000,
+  database: 30_000,
+  log: 5_000,
+};
+
 /** What every activity receives. */
 export interface ActionInput<A extends ActionSnapshot = ActionSnapshot> {
   event: ChangeEvent;

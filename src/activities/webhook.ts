@@ -6,10 +6,9 @@ import { assertHeader, safeUrl, statusFailure } from './http-client';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
 import { fraiseqlSignature, standardWebhooksHeaders } from './signing';
 import { eventEnvelope, templateContext } from './template';
-import type { ActionInput, WebhookAction, WebhookResult } from './types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type WebhookAction, type WebhookResult } from './types';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
-export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Parses a rendered URL; a malformed one is permanent. `what` names the field in the message. */
@@ -67,7 +66,7 @@ export async function executeWebhook(rt: ActionRuntime, input: ActionInput<Webho
       method,
       headers,
       body,
-      timeoutMs: action.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: action.timeout_ms ?? DEFAULT_ACTION_TIMEOUT_MS.webhook,
       maxResponseBytes: action.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       signal: at.signal,
     });

@@ -10,7 +10,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, proxySinks, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { ObserverActivities } from '../activities';
-import type { ActionFailureDetails, ActionInput, ActionResult, ActionSnapshot } from '../activities/types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionFailureDetails, type ActionInput, type ActionResult, type ActionSnapshot } from '../activities/types';
 import type { ObserverMatch } from '../events/match';
 import { FailedActions } from '../temporal/search-attributes';
 import type { ObserverSinks } from './sinks';
@@ -25,15 +25,6 @@ import {
 
 /** How long an attempt may run beyond the action's own I/O timeout before Temporal times it out. */
 const ATTEMPT_MARGIN_MS = 5_000;
-/** Per-attempt I/O timeouts the activities apply when an action sets none (kept in step with src/activities). */
-const DEFAULT_ACTION_TIMEOUT_MS: Record<ActionSnapshot['type'], number> = {
-  webhook: 10_000,
-  slack: 10_000,
-  email: 30_000,
-  cache: 30_000,
-  database: 30_000,
-  log: 5_000,
-};
 /** Activity type per action type: one name per kind keeps the Web UI's event list readable. */
 const ACTIVITY_OF: Record<ActionSnapshot['type'], keyof ObserverActivities> = {
   webhook: 'runWebhook',
@@ -57,7 +48,7 @@ const ordering = proxyActivities<{ awaitPredecessor(input: AwaitPredecessorInput
 export function actionActivityOptions(match: ObserverMatch, action: ActionSnapshot): ActivityOptions {
   const retry = match.retry;
   const initialInterval = Math.max(1, retry.initialDelayMs);
-  const attemptTimeout = (action.type === 'database' || action.type === 'cache' || action.type === 'log' ? undefined : action.timeout_ms) ?? DEFAULT_ACTION_TIMEOUT_MS[action.type];
+  const attemptTimeout = ('timeout_ms' in action ? action.timeout_ms : undefined) ?? DEFAULT_ACTION_TIMEOUT_MS[action.type];
   return {
     activityId: action.key,
     summary: `${action.type} (${match.observer})`,
