@@ -116,6 +116,9 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 
 export { cachedWorkflowBundle };
 
+/** The service's own workflow code (`processChangeEvent`), for `workflowsPath` below. */
+export const SERVICE_WORKFLOWS = path.resolve(__dirname, '../../src/workflows/index.ts');
+
 export type RunWorkerOptions = {
   taskQueue: string;
   activities?: object;

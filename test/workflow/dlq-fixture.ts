@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type InjectedSinks } from '@temporalio/worker';
+import type { InjectedSinks } from '@temporalio/worker';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { parseConfig } from '../../src/config';
 import { compileObservers } from '../../src/events/match';
@@ -16,8 +16,7 @@ import { TemporalStarter } from '../../src/listener/temporal-starter';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../../src/temporal/search-attributes';
 import type { ObserverSinks } from '../../src/workflows/sinks';
 import { captureLogger, startHttpReceiver, type HttpReceiver, type RecordedRequest } from '../helpers/receivers';
-import { cachedWorkflowBundle } from '../helpers/bundle';
-import { createTestEnv, uniqueTaskQueue, type AnySearchAttributeKey } from '../helpers/temporal-env';
+import { createTestEnv, createWorker, SERVICE_WORKFLOWS, uniqueTaskQueue, type AnySearchAttributeKey } from '../helpers/temporal-env';
 
 export interface StartedEvent {
   eventId: string;
@@ -87,10 +86,9 @@ observers:
     ssrf: { allow: ['127.0.0.1/32'] },
   });
   const sinks: InjectedSinks<ObserverSinks> = { observer: { eventFinished: { fn: () => undefined }, alert: { fn: () => undefined } } };
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
+  const worker = await createWorker(env, {
     taskQueue,
-    workflowBundle: await cachedWorkflowBundle(require.resolve('../../src/workflows')),
+    workflowsPath: SERVICE_WORKFLOWS,
     activities,
     sinks,
   });

@@ -7,8 +7,7 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { cachedWorkflowBundle } from '../helpers/bundle';
+import { type Worker } from '@temporalio/worker';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { migrate } from '../../src/db/migrate';
 import { ChangeLogListener } from '../../src/listener';
@@ -18,7 +17,7 @@ import { parseConfig } from '../../src/config';
 import { compileObservers } from '../../src/events/match';
 import { ChangeLogPosition, EntityType, EventKind, ObserverNames, FailedActions } from '../../src/temporal/search-attributes';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg';
-import { createTestEnv, uniqueTaskQueue } from '../helpers/temporal-env';
+import { createTestEnv, createWorker, SERVICE_WORKFLOWS, uniqueTaskQueue } from '../helpers/temporal-env';
 
 jest.setTimeout(180_000);
 
@@ -51,9 +50,8 @@ describe('listener → embedded Temporal', () => {
     env = await createTestEnv({ timeSkipping: false, searchAttributes: [EntityType, EventKind, ObserverNames, FailedActions, ChangeLogPosition] });
     db = await createTestDatabase('listener_temporal');
     await migrate({ pool: db.pool });
-    const workflowBundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
     activities = createActivities({ env: {}, log: pino({ level: 'silent' }), breaker: new InMemoryBreakerStore(), ssrf: { allow: [] } });
-    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
+    worker = await createWorker(env, { taskQueue, workflowsPath: SERVICE_WORKFLOWS, activities });
     running = worker.run();
   });
   afterAll(async () => {

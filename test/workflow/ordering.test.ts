@@ -8,8 +8,7 @@
 import pino from 'pino';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type InjectedSinks } from '@temporalio/worker';
-import { cachedWorkflowBundle } from '../helpers/bundle';
+import { type Worker, type InjectedSinks } from '@temporalio/worker';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
 import { createOrderingActivities } from '../../src/activities/ordering';
 import { parseConfig } from '../../src/config';
@@ -22,7 +21,7 @@ import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames 
 import type { EventFinished, ObserverSinks } from '../../src/workflows/sinks';
 import type { ProcessChangeEventInput } from '../../src/workflows/types';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg';
-import { createTestEnv, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';
+import { createTestEnv, createWorker, SERVICE_WORKFLOWS, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';
 
 jest.setTimeout(180_000);
 
@@ -78,13 +77,12 @@ describe('per-entity ordering', () => {
     db = await createTestDatabase('ordering');
     await migrate({ pool: db.pool });
     await db.pool.query(TRACE);
-    const workflowBundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
     activities = createActivities({ env: {}, log: pino({ level: 'silent' }), breaker: new InMemoryBreakerStore(), ssrf: { allow: [] }, db: db.pool });
     const sinks: InjectedSinks<ObserverSinks> = {
       observer: { eventFinished: { fn: (_info, f) => void finished.push(f) }, alert: { fn: () => undefined } },
     };
-    worker = await Worker.create({
-      connection: env.nativeConnection, taskQueue, workflowBundle, sinks,
+    worker = await createWorker(env, {
+      taskQueue, workflowsPath: SERVICE_WORKFLOWS, sinks,
       activities: { ...activities, ...createOrderingActivities({ client: env.client }) },
     });
     running = worker.run();

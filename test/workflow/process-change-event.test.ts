@@ -20,7 +20,7 @@ import type { EventFinished, ObserverSinks } from '../../src/workflows/sinks';
 import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../../src/workflows/types';
 import { decodeHistoryFixture, encodeHistoryFixture, loadHistoryFixture, recordHistoryFixtureIfAbsent } from '../helpers/history-fixtures';
 import { captureLogger, orderEvent, startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
-import { createTestEnv, eventTypes, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';
+import { createTestEnv, createWorker, eventTypes, SERVICE_WORKFLOWS, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';
 
 jest.setTimeout(120_000);
 
@@ -149,10 +149,9 @@ beforeAll(async () => {
       alert: { fn: (_info, f) => void alerts.push(f) },
     },
   };
-  worker = await Worker.create({
-    connection: env.nativeConnection,
+  worker = await createWorker(env, {
     taskQueue,
-    workflowBundle: await cachedWorkflowBundle(require.resolve('../../src/workflows')),
+    workflowsPath: SERVICE_WORKFLOWS,
     activities: {
       ...activities,
       async awaitPredecessor(input: { workflowId: string }) {
@@ -330,7 +329,7 @@ it('holds per_entity observers until the predecessor closed, and runs the others
 
 it('writes histories that replay, and every committed processChangeEvent fixture replays', async () => {
   expect([...representative.keys()].sort()).toEqual([...FIXTURES].sort());
-  const workflowBundle = await cachedWorkflowBundle(require.resolve('../../src/workflows'));
+  const workflowBundle = await cachedWorkflowBundle(SERVICE_WORKFLOWS);
   for (const [name, { workflowId, runId }] of representative) {
     const history = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
     await expect(Worker.runReplayHistory({ workflowBundle, replayName: name }, decodeHistoryFixture(encodeHistoryFixture(history)), name)).resolves.toBeUndefined();
