@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { InMemoryBreakerStore, closeActivities, createActivities, type ObserverActivities } from '../../src/activities';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 import { activityEnv, captureLogger, orderEvent } from '../helpers/receivers';
 
 jest.setTimeout(30_000);
 
 describe('runDatabase against a real PostgreSQL', () => {
+  let db: TestDatabase;
   let pool: Pool;
   let acts: ObserverActivities;
   const schema = `act_db_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
-    pool = new Pool({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', max: 2 });
+    db = await createTestDatabase('act_db');
+    pool = db.pool;
     await pool.query(`
       CREATE SCHEMA ${schema};
       CREATE TABLE ${schema}.calls (payload jsonb NOT NULL);
@@ -25,8 +28,7 @@ describe('runDatabase against a real PostgreSQL', () => {
 
   afterAll(async () => {
     await closeActivities(acts);
-    await pool.query(`DROP SCHEMA ${schema} CASCADE`);
-    await pool.end();
+    await db.drop();
   });
 
   it('calls schema.fn with the event envelope as jsonb', async () => {
