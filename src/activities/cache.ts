@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { ErrorType, messageOf, permanent, transient } from './errors';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
 import { globEscape, templateContext } from './template';
-import type { ActionInput, CacheAction, CacheResult } from './types';
+import type { ActionInput, CacheAction, CacheResult } from '../contract';
 
 const BATCH = 500;
 const SCAN_COUNT = 1000;

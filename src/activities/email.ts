@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { ErrorType, messageOf, permanent, transient } from './errors';
 import type { Attempt, ActionRuntime, Outcome, SmtpTransportOptions } from './runtime';
 import { type TemplateContext, type TemplateRenderer, templateContext } from './template';
-import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type EmailAction, type EmailResult } from './types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type EmailAction, type EmailResult } from '../contract';
 
 // Codes nodemailer raises for messages or settings no server will ever accept.
 const PERMANENT_CODES = new Set(['EENVELOPE', 'ECONFIG', 'ENOAUTH', 'EMAXRECIPIENTS']);

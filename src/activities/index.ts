@@ -43,7 +43,7 @@ import type {
   SlackResult,
   WebhookAction,
   WebhookResult,
-} from './types';
+} from '../contract';
 import { executeWebhook } from './webhook';
 
 export interface ActivityDeps {
@@ -259,4 +259,4 @@ export type { Resolver } from './ssrf';
 export { eventEnvelope, globEscape, templateContext } from './template';
 export type { TemplateContext } from './template';
 export type { SmtpTransportOptions } from './runtime';
-export type * from './types';
+export type * from '../contract';

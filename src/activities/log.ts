@@ -4,7 +4,7 @@
 import { ErrorType, permanent } from './errors';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
 import { templateContext } from './template';
-import type { ActionInput, LogAction, LogLevel, LogResult } from './types';
+import type { ActionInput, LogAction, LogLevel, LogResult } from '../contract';
 
 const LEVELS: ReadonlySet<string> = new Set<LogLevel>(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 

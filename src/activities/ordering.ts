@@ -9,7 +9,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { AwaitPredecessorInput, AwaitPredecessorResult } from '../workflows/types';
+import type { AwaitPredecessorInput, AwaitPredecessorResult } from '../contract';
 
 /** Dependencies of {@link createOrderingActivities}. */
 export interface OrderingActivityDeps {

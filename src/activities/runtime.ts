@@ -10,7 +10,7 @@ import type { CircuitBreaker } from './breaker';
 import type { HttpClient } from './http-client';
 import type { SecretScope } from './secrets';
 import type { TemplateRenderer } from './template';
-import type { ActionResult } from './types';
+import type { ActionResult } from '../contract';
 
 /** SMTP connection settings handed to the transport factory (password already resolved). */
 export interface SmtpTransportOptions {

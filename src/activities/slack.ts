@@ -6,7 +6,7 @@ import { ErrorType, permanent } from './errors';
 import { statusFailure } from './http-client';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
 import { type TemplateContext, type TemplateRenderer, templateContext } from './template';
-import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type SlackAction, type SlackResult } from './types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type SlackAction, type SlackResult } from '../contract';
 
 const MAX_SLACK_RESPONSE_BYTES = 64 * 1024;
 

@@ -10,12 +10,13 @@ import { promises as dnsPromises, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { ErrorType, messageOf, permanent, transient } from './errors';
 import { CidrList, classifyIp, parseIp, type ParsedIp } from './ip';
+import { ALLOW_ENTRY_FORMS, parseAllowEntry } from './ssrf-allow';
 
 /** Resolves a host name to all its addresses (the shape of `dns.promises.lookup(h, { all: true })`). */
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
 export interface SsrfOptions {
-  /** CIDR blocks (`10.0.0.0/8`, `127.0.0.1`) and host names (`hooks.internal`, `*.corp.example`) to permit. */
+  /** CIDR blocks (`10.0.0.0/8`, `127.0.0.1`) and host names (`hooks.internal`, `*.corp.example`) to permit, each optionally `:port`. */
   allow: readonly string[];
   /** Default: the system resolver (`dns.lookup`, all addresses). */
   resolve?: Resolver;
@@ -57,27 +58,26 @@ function normaliseHost(hostname: string): string {
 
 /** Checks outgoing URLs and pins the connections made to them. */
 export class SsrfGuard {
-  private readonly cidrs: CidrList;
-  private readonly hosts: string[];
-  private readonly suffixes: string[];
+  /** Blocks per allowed port; key null = every port. */
+  private readonly cidrs = new Map<number | null, CidrList>();
+  private readonly hosts: Array<{ name: string; port: number | null }> = [];
+  private readonly suffixes: Array<{ suffix: string; port: number | null }> = [];
   private readonly resolver: Resolver;
   private readonly cacheMs: number;
   private readonly clock: () => number;
   private readonly pins = new Map<string, { addresses: LookupAddress[]; resolvedAt: number }>();
 
-  /** @throws Error when an allowlist entry is neither an address, a CIDR block nor a host name. */
+  /** @throws Error when an allowlist entry is not one of the forms of {@link parseAllowEntry}. */
   constructor(options: SsrfOptions) {
-    const cidrs: string[] = [];
-    this.hosts = [];
-    this.suffixes = [];
+    const cidrs = new Map<number | null, string[]>();
     for (const raw of options.allow) {
-      const entry = raw.trim().toLowerCase();
-      if (entry.includes('/') || parseIp(entry)) cidrs.push(entry);
-      else if (entry.startsWith('*.')) this.suffixes.push(entry.slice(1));
-      else if (/^[a-z0-9_.-]+$/.test(entry)) this.hosts.push(normaliseHost(entry));
-      else throw new Error(`ssrf.allow: not an address, CIDR block or host name: ${raw}`);
+      const entry = parseAllowEntry(raw);
+      if (entry === null) throw new Error(`ssrf.allow: '${raw}': ${ALLOW_ENTRY_FORMS}`);
+      if (entry.kind === 'cidr') cidrs.set(entry.port, [...(cidrs.get(entry.port) ?? []), entry.value]);
+      else if (entry.kind === 'suffix') this.suffixes.push({ suffix: entry.value, port: entry.port });
+      else this.hosts.push({ name: normaliseHost(entry.value), port: entry.port });
     }
-    this.cidrs = new CidrList(cidrs);
+    for (const [port, list] of cidrs) this.cidrs.set(port, new CidrList(list));
     this.resolver = options.resolve ?? systemResolver;
     this.cacheMs = options.cacheMs ?? 10_000;
     this.clock = options.clock ?? Date.now;
@@ -93,27 +93,39 @@ export class SsrfGuard {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw blocked(`${display}: scheme ${url.protocol} is not allowed (http and https only)`);
     }
-    const hostname = normaliseHost(url.hostname);
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    const { hostname, addresses } = await this.checkHost(url.hostname, port, display);
+    return { url, hostname, addresses };
+  }
+
+  /**
+   * Checks a host and port that is not an http(s) URL (an SMTP server, a Redis URL) by the same
+   * rules, and pins the addresses it accepted. Connect to one of `addresses`, never to the name.
+   *
+   * @throws ActionError as {@link check}.
+   */
+  async checkHost(host: string, port: number, display: string): Promise<{ hostname: string; addresses: LookupAddress[] }> {
+    const hostname = normaliseHost(host);
     const literal = parseIp(hostname);
     if (literal) {
-      this.assertAllowed(literal, hostname, display, hostname);
-      return { url, hostname, addresses: [{ address: hostname, family: literal.version }] };
+      this.assertAllowed(literal, port, hostname, display, hostname);
+      return { hostname, addresses: [{ address: hostname, family: literal.version }] };
     }
-    const hostAllowed = this.hostAllowed(hostname);
+    const hostAllowed = this.hostAllowed(hostname, port);
     if (!hostAllowed && (BLOCKED_HOSTNAMES.has(hostname) || hostname.endsWith('.localhost'))) {
-      throw blocked(`${display}: host ${hostname} is a local or metadata host name; add it to ssrf.allow to permit it`);
+      throw blocked(`${display}: host ${hostname} is a local or metadata host name; add ${hostname}:${port} to ssrf.allow to permit it`);
     }
     const addresses = await this.resolve(hostname, display);
     if (!hostAllowed) {
       for (const a of addresses) {
         const ip = parseIp(a.address);
         if (!ip) throw blocked(`${display}: host ${hostname} resolved to an unparsable address ${a.address}`);
-        this.assertAllowed(ip, a.address, display, hostname);
+        this.assertAllowed(ip, port, a.address, display, hostname);
       }
     }
     // Only checked resolutions are pinned: a refused one must never become a connect target.
     this.pin(hostname, addresses);
-    return { url, hostname, addresses };
+    return { hostname, addresses };
   }
 
   /**
@@ -134,16 +146,18 @@ export class SsrfGuard {
     else process.nextTick(() => callback(null, first.address, first.family));
   };
 
-  private hostAllowed(hostname: string): boolean {
-    return this.hosts.includes(hostname) || this.suffixes.some((s) => hostname.endsWith(s));
+  private hostAllowed(hostname: string, port: number): boolean {
+    const portOk = (p: number | null) => p === null || p === port;
+    return this.hosts.some((h) => h.name === hostname && portOk(h.port)) || this.suffixes.some((s) => hostname.endsWith(s.suffix) && portOk(s.port));
   }
 
-  private assertAllowed(ip: ParsedIp, address: string, display: string, hostname: string): void {
-    if (this.cidrs.has(ip)) return;
+  private assertAllowed(ip: ParsedIp, port: number, address: string, display: string, hostname: string): void {
+    if (this.cidrs.get(null)?.has(ip) || this.cidrs.get(port)?.has(ip)) return;
     const cls = classifyIp(ip);
     if (!cls.blocked) return;
     const via = address === hostname ? `address ${address}` : `host ${hostname} resolves to ${address}`;
-    throw blocked(`${display}: ${via}, a ${cls.range} address; add it to ssrf.allow to permit it`);
+    const entry = ip.version === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+    throw blocked(`${display}: ${via} port ${port}, a ${cls.range} address; add ${entry} to ssrf.allow to permit it`);
   }
 
   private async resolve(hostname: string, display: string): Promise<LookupAddress[]> {

@@ -6,7 +6,7 @@ import { assertHeader, safeUrl, statusFailure } from './http-client';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
 import { fraiseqlSignature, standardWebhooksHeaders } from './signing';
 import { eventEnvelope, templateContext } from './template';
-import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type WebhookAction, type WebhookResult } from './types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionInput, type WebhookAction, type WebhookResult } from '../contract';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;

@@ -5,7 +5,7 @@
 import { Errors, Flags } from '@oclif/core';
 import type { Client } from '@temporalio/client';
 import { DlqInputError, DlqNotFoundError, DlqRetryRefusedError } from '../dlq/errors';
-import { DEFAULT_WORKFLOW_ID_PREFIX } from '../dlq/ids';
+import { DEFAULT_WORKFLOW_ID_PREFIX } from '../contract';
 import { connectTemporal, isUnavailable, TemporalSettingError, TemporalUnreachableError } from './temporal';
 
 /** `--observer --entity --since`: which entries a command looks at. */

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConditionSyntaxError, compileCondition } from '../events/condition';
-import { TemplateSyntaxError, parseTemplate } from '../events/template';
+import { TemplateSyntaxError, parseTemplate, type TemplateMode } from '../template';
 
 export const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 // Keys that name a credential; written inline they would end up in workflow input and history.
@@ -55,14 +55,24 @@ export const envName = z
   .string({ error: (issue) => (issue.input === undefined ? 'required (the name of an environment variable)' : ENV_NAME_MESSAGE) })
   .regex(ENV_NAME, { error: ENV_NAME_MESSAGE });
 
-/** A Liquid template over the event, parsed now so a syntax error is reported at load. */
-export const template = z.string().superRefine((source, ctx) => {
+/**
+ * The problem with a template in a mode, as a message for the config path, or undefined. The same
+ * parse (scope roots included) that rendering uses, so what passes here renders the same way.
+ */
+export function templateProblem(source: string, mode: TemplateMode = 'text'): string | undefined {
   try {
-    parseTemplate(source);
+    parseTemplate(source, mode);
+    return undefined;
   } catch (err) {
     if (!(err instanceof TemplateSyntaxError)) throw err;
-    ctx.addIssue({ code: 'custom', message: `invalid template: ${err.message}` });
+    return `invalid template: ${err.message}`;
   }
+}
+
+/** A Liquid template over the event, parsed now so a syntax error is reported at load. */
+export const template = z.string().superRefine((source, ctx) => {
+  const problem = templateProblem(source);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 /** A FraiseQL condition, compiled now so a syntax error is reported (with its column) at load. */

@@ -2,10 +2,10 @@
  * The observers file: YAML → zod-validated, normalised observer list. Every problem is collected
  * with its path (and YAML line), so one `validate-config` run shows them all.
  */
-import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { z } from 'zod';
 import type { EventKind } from '../events/types';
+import { ALLOW_ENTRY_FORMS, parseAllowEntry } from '../activities/ssrf-allow';
 import { actionSchema, type ActionConfig } from './actions';
 import { formatPath, type ConfigIssue } from './errors';
 import { condition, issueMessage, millis, strictMap } from './fields';
@@ -62,7 +62,6 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 1000
 
 const OBSERVER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/;
 const ENTITY = /^(\*|[A-Za-z_][A-Za-z0-9_]*)$/;
-const HOST = /^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const retrySchema = strictMap({
   max_attempts: z.int().min(1).max(1000).optional(),
@@ -95,17 +94,7 @@ const observerSchema = strictMap({
 });
 
 const ssrfEntry = z.string().superRefine((entry, ctx) => {
-  const [address, prefix, extra] = entry.split('/');
-  if (prefix !== undefined) {
-    const family = isIP(address ?? '');
-    const max = family === 6 ? 128 : 32;
-    const bits = /^[0-9]{1,3}$/.test(prefix) ? Number(prefix) : -1;
-    if (extra !== undefined || family === 0 || bits < 0 || bits > max) {
-      ctx.addIssue({ code: 'custom', message: `expected a CIDR range (e.g. 10.0.0.0/8), an IP address or a host name, got '${entry}'` });
-    }
-  } else if (isIP(entry) === 0 && !HOST.test(entry)) {
-    ctx.addIssue({ code: 'custom', message: `expected a CIDR range (e.g. 10.0.0.0/8), an IP address or a host name, got '${entry}'` });
-  }
+  if (parseAllowEntry(entry) === null) ctx.addIssue({ code: 'custom', message: `${ALLOW_ENTRY_FORMS}, got '${entry}'` });
 });
 
 const fileSchema = strictMap({

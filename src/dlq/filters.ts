@@ -2,7 +2,7 @@
  * DLQ filters → a Temporal visibility query. Values are validated (a bad one is reported with the
  * flag it came from) and quoted, so a filter can never change the query's structure.
  */
-import { PROCESS_CHANGE_EVENT } from '../workflows/types';
+import { PROCESS_CHANGE_EVENT } from '../contract';
 import { DlqInputError } from './errors';
 
 /** Which dead-letter entries to look at. Every field is optional; together they narrow (AND). */

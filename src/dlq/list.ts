@@ -2,7 +2,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { mapLimit } from './concurrency';
 import { buildDlqQuery, decodePageToken, parseLimit, type DlqFilters } from './filters';
-import { DEFAULT_WORKFLOW_ID_PREFIX, eventIdOf } from './ids';
+import { DEFAULT_WORKFLOW_ID_PREFIX, eventIdOf } from '../contract';
 import { currentOnly, listRunsPage, runAttributes, type RunAttributes } from './runs';
 
 /** One dead-letter entry: a failed `processChangeEvent` run that has not been retried. */

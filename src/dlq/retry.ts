@@ -6,11 +6,11 @@
 import { type Client, type WorkflowExecutionDescription, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
 import { ChangeLogPosition, EntityType, EventKind, ObserverNames } from '../temporal/search-attributes';
-import { ACTIONS_FAILED, PROCESS_CHANGE_EVENT, type ActionOutcome, type ProcessChangeEventInput } from '../workflows/types';
+import { ACTIONS_FAILED, PROCESS_CHANGE_EVENT, type ActionOutcome, type ProcessChangeEventInput } from '../contract';
 import { mapLimit } from './concurrency';
 import { DlqError, DlqNotFoundError, DlqRetryRefusedError } from './errors';
 import { buildDlqQuery, parseLimit, parseRate, type DlqFilters } from './filters';
-import { DEFAULT_WORKFLOW_ID_PREFIX, toWorkflowId } from './ids';
+import { DEFAULT_WORKFLOW_ID_PREFIX, toWorkflowId } from '../contract';
 import { currentOnly, isNotFound, listAllRuns, readRun } from './runs';
 
 /** What a retry does (or, in a dry run, would do). */

@@ -7,7 +7,7 @@ import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { temporal } from '@temporalio/proto';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../temporal/search-attributes';
-import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../workflows/types';
+import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../contract';
 import { DlqNotFoundError } from './errors';
 import { decodePageToken, runsOfQuery } from './filters';
 import { CLOSE_EVENTS } from '../temporal/history-events';

@@ -1,10 +1,10 @@
 /** `dlq show`: one dead-letter entry in full — the event, every action's outcome, the failure. */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { ChangeEvent } from '../events/types';
-import type { ActionOutcome } from '../workflows/types';
+import type { ActionOutcome } from '../contract';
 import { DlqNotFoundError } from './errors';
 import { quote } from './filters';
-import { DEFAULT_WORKFLOW_ID_PREFIX, eventIdOf, toWorkflowId } from './ids';
+import { DEFAULT_WORKFLOW_ID_PREFIX, eventIdOf, toWorkflowId } from '../contract';
 import { isNotFound, listAllRuns, readRun, runAttributes } from './runs';
 
 /** One action of the run, as `dlq show` reports it. */

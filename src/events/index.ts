@@ -16,20 +16,8 @@ export {
   compileObservers,
   explainMatch,
   matchEvent,
-  type ActionSnapshot,
   type CompiledObservers,
   type ConditionFailure,
   type MatchOutcome,
   type MatchResult,
-  type ObserverMatch,
 } from './match';
-export {
-  TEMPLATE_ROOTS,
-  TemplateRenderError,
-  TemplateSyntaxError,
-  isTemplated,
-  parseTemplate,
-  renderTemplate,
-  templateScope,
-  type TemplateEscape,
-} from './template';

@@ -3,27 +3,10 @@
  * listener, so events nobody wants never reach Temporal, and the matched observers' config is
  * frozen into the workflow input as plain data.
  */
-import { deepFreeze, type ActionConfig, type FailurePolicy, type ObserverConfig, type Ordering, type RetryPolicy } from '../config';
+import { deepFreeze, type ObserverConfig } from '../config';
+import type { ActionSnapshot, ObserverMatch } from '../contract';
 import { compileCondition, type CompiledCondition } from './condition';
-import { parseTemplate } from './template';
 import type { ChangeEvent, EventKind } from './types';
-
-/**
- * An action's configuration as workflow input: plain JSON, template sources unrendered, secrets
- * only as environment-variable names (the config schema admits nothing else), plus a stable
- * `key` (`<observer>:<index>`) that names the action in results, idempotency keys and DLQ retries.
- */
-export type ActionSnapshot = ActionConfig & { key: string };
-
-/** One observer that applies to an event, with everything the workflow needs to run it. */
-export interface ObserverMatch {
-  observer: string;
-  actions: ActionSnapshot[];
-  retry: RetryPolicy;
-  failurePolicy: FailurePolicy;
-  ordering: Ordering;
-  timeoutMs: number | null;
-}
 
 /** An observer skipped for one event because its condition could not be evaluated. */
 export interface ConditionFailure {
@@ -65,15 +48,16 @@ const MAX_CACHED_ENTITY_TYPES = 10_000;
 /**
  * Compiles every observer's condition and templates once. Call when the config is loaded.
  *
- * @throws ConditionSyntaxError / TemplateSyntaxError for text the config validation would have
- *   rejected (only possible with a config built by hand).
+ * @throws ConditionSyntaxError for a condition the config validation would have rejected (only
+ *   possible with a config built by hand); templates are checked by the config schema.
  */
 export function compileObservers(config: { observers: readonly ObserverConfig[] }): CompiledObservers {
   const observers = config.observers.map((o): CompiledObserver => {
-    for (const source of templatesOf(o.actions)) parseTemplate(source);
     const match: ObserverMatch = {
       observer: o.name,
-      actions: o.actions.map((a, index) => ({ key: `${o.name}:${index}`, ...(toPlainJson(a) as ActionConfig) })),
+      // An action's configuration as workflow input: plain JSON, template sources unrendered,
+      // secrets only as environment-variable names (the config schema admits nothing else).
+      actions: o.actions.map((a, index) => ({ key: `${o.name}:${index}`, ...(toPlainJson(a) as Omit<ActionSnapshot, 'key'>) }) as ActionSnapshot),
       retry: { ...o.retry },
       failurePolicy: o.failurePolicy,
       ordering: o.ordering,
@@ -140,34 +124,6 @@ function candidatesFor(entityType: string, compiled: CompiledObservers): readonl
     compiled.byEntity.set(entityType, list);
   }
   return list;
-}
-
-/** Every template source in an action (strings in template-bearing fields, Slack block strings). */
-function templatesOf(actions: readonly ActionConfig[]): string[] {
-  const out: string[] = [];
-  for (const action of actions) {
-    switch (action.type) {
-      case 'webhook':
-        out.push(action.url, ...Object.values(action.headers), ...(action.body === undefined ? [] : [action.body]));
-        break;
-      case 'slack':
-        if (action.text !== undefined) out.push(action.text);
-        break;
-      case 'email':
-        out.push(action.from, action.subject, action.body, ...action.to, ...(action.cc ?? []));
-        if (action.reply_to !== undefined) out.push(action.reply_to);
-        break;
-      case 'cache':
-        out.push(...action.keys, ...action.patterns);
-        break;
-      case 'log':
-        if (action.message !== undefined) out.push(action.message);
-        break;
-      case 'database':
-        break;
-    }
-  }
-  return out;
 }
 
 /** A JSON round trip: drops undefined fields and any non-JSON value, so the snapshot is what Temporal will store. */

@@ -10,7 +10,7 @@
 import { BadRowError, rowToEvent, type RowToEventOptions } from '../events/map-row';
 import { matchEvent, type CompiledObservers } from '../events/match';
 import type { ChangeEvent } from '../events/types';
-import type { ProcessChangeEventInput } from '../workflows/types';
+import type { ProcessChangeEventInput } from '../contract';
 import type { RowHandler } from './types';
 
 export interface RowHandlerOptions {

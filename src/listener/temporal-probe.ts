@@ -6,7 +6,7 @@
  */
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { TemporalSecurity } from '../temporal/connection';
-import { PROCESS_CHANGE_EVENT } from '../workflows/types';
+import { PROCESS_CHANGE_EVENT } from '../contract';
 
 /** Outcome of a probe: the value, or why Temporal could not be used. */
 export type Probe<T> = { reachable: true; address: string; namespace: string; value: T } | { reachable: false; address: string; namespace: string; error: string };

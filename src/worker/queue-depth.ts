@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
 import { startPeriodicGauge } from '../metrics/periodic-gauge';
-import { PROCESS_CHANGE_EVENT } from '../workflows/types';
+import { PROCESS_CHANGE_EVENT } from '../contract';
 
 export const QUEUE_DEPTH_METRIC = 'observer_job_queue_depth';
 

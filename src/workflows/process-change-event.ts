@@ -10,7 +10,7 @@
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, proxySinks, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { ObserverActivities } from '../activities';
-import { DEFAULT_ACTION_TIMEOUT_MS, type ActionFailureDetails, type ActionInput, type ActionResult, type ActionSnapshot } from '../activities/types';
+import { DEFAULT_ACTION_TIMEOUT_MS, type ActionFailureDetails, type ActionInput, type ActionResult, type ActionSnapshot } from '../contract';
 import type { ObserverMatch } from '../events/match';
 import { FailedActions } from '../temporal/search-attributes';
 import type { ObserverSinks } from './sinks';
@@ -21,7 +21,7 @@ import {
   type AwaitPredecessorResult,
   type ProcessChangeEventInput,
   type ProcessChangeEventResult,
-} from './types';
+} from '../contract';
 
 /** How long an attempt may run beyond the action's own I/O timeout before Temporal times it out. */
 const ATTEMPT_MARGIN_MS = 5_000;

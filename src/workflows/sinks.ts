@@ -4,7 +4,7 @@
  * during replay, so a replayed workflow never counts or alerts twice.
  */
 import type { Sinks } from '@temporalio/workflow';
-import type { ProcessChangeEventResult } from './types';
+import type { ProcessChangeEventResult } from '../contract';
 
 /** Reported once when a run has every action outcome. */
 export interface EventFinished {

@@ -26,7 +26,7 @@ import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames 
 import { createActivityResources } from '../../src/worker/activity-deps';
 import { createObserverSinks } from '../../src/worker/sinks';
 import { createObserverWorker } from '../../src/worker/worker';
-import type { ProcessChangeEventResult } from '../../src/workflows/types';
+import type { ProcessChangeEventResult } from '../../src/contract';
 import { cachedWorkflowBundle } from './bundle';
 import { createTestDatabase, waitFor, type TestDatabase } from './pg';
 import { createTestEnv, uniqueTaskQueue } from './temporal-env';

@@ -9,7 +9,7 @@ import { migrate } from '../../src/db/migrate';
 import { compileObservers } from '../../src/events/match';
 import { ChangeLogListener, RecordingStarter } from '../../src/listener';
 import { createRowHandler } from '../../src/listener/row-handler';
-import type { ProcessChangeEventInput } from '../../src/workflows/types';
+import type { ProcessChangeEventInput } from '../../src/contract';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg';
 
 jest.setTimeout(60_000);

@@ -4,7 +4,7 @@ import { compileObservers } from '../../src/events/match';
 import type { ChangeLogRow } from '../../src/events/types';
 import { createRowHandler, EntityOrderTracker } from '../../src/listener/row-handler';
 import type { RowDecision } from '../../src/listener/types';
-import type { ProcessChangeEventInput } from '../../src/workflows/types';
+import type { ProcessChangeEventInput } from '../../src/contract';
 
 const compiled = compileObservers(
   parseObserversYaml(

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { workerMetrics } from '../../src/metrics/worker';
 import { commitToNowSeconds, createObserverSinks, raiseAlert, recordEventFinished } from '../../src/worker/sinks';
 import type { EventFinished } from '../../src/workflows/sinks';
-import type { ActionOutcome, ProcessChangeEventResult } from '../../src/workflows/types';
+import type { ActionOutcome, ProcessChangeEventResult } from '../../src/contract';
 import { captureLogger } from '../helpers/receivers';
 
 const NOW = Date.parse('2026-12-01T12:00:10.000Z');

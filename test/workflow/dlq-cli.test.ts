@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Config, settings } from '@oclif/core';
 import { runCommand } from '@oclif/test';
 import type { DlqShowResult, DlqStats, ListDlqResult, RetryAllResult, RetryDlqResult } from '../../src/dlq';
-import type { ProcessChangeEventResult } from '../../src/workflows/types';
+import type { ProcessChangeEventResult } from '../../src/contract';
 import { rejectionOf } from '../helpers/temporal-env';
 import { createDlqFixture, type DlqFixture, type StartedEvent } from './dlq-fixture';
 

@@ -9,7 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { countDlqEntries, dlqStats, DlqRetryRefusedError, listDlq, retryAll, retryDlq, showDlq, startDlqGauge } from '../../src/dlq';
 import { EntityType, EventKind, ObserverNames, ChangeLogPosition } from '../../src/temporal/search-attributes';
-import type { ProcessChangeEventResult } from '../../src/workflows/types';
+import type { ProcessChangeEventResult } from '../../src/contract';
 import { eventually, rejectionOf } from '../helpers/temporal-env';
 import { createDlqFixture, type DlqFixture, type StartedEvent } from './dlq-fixture';
 

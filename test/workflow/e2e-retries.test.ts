@@ -5,7 +5,7 @@
  * observer's own backoff is far shorter.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ACTIONS_FAILED, type ProcessChangeEventResult } from '../../src/workflows/types';
+import { ACTIONS_FAILED, type ProcessChangeEventResult } from '../../src/contract';
 import { startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
 

@@ -4,7 +4,7 @@
  * them (real listeners on those addresses count), while an allowlisted loopback target is delivered.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ACTIONS_FAILED, type ProcessChangeEventResult } from '../../src/workflows/types';
+import { ACTIONS_FAILED, type ProcessChangeEventResult } from '../../src/contract';
 import { startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
 

@@ -19,7 +19,7 @@ import { createRowHandler } from '../../src/listener/row-handler';
 import { TemporalStarter } from '../../src/listener/temporal-starter';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../../src/temporal/search-attributes';
 import type { EventFinished, ObserverSinks } from '../../src/workflows/sinks';
-import type { ProcessChangeEventInput } from '../../src/workflows/types';
+import type { ProcessChangeEventInput } from '../../src/contract';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg';
 import { createTestEnv, createWorker, SERVICE_WORKFLOWS, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';
 

@@ -17,7 +17,7 @@ import { compileObservers, matchEvent } from '../../src/events/match';
 import type { ChangeEvent } from '../../src/events/types';
 import { FailedActions } from '../../src/temporal/search-attributes';
 import type { EventFinished, ObserverSinks } from '../../src/workflows/sinks';
-import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../../src/workflows/types';
+import { ACTIONS_FAILED, type ProcessChangeEventInput, type ProcessChangeEventResult } from '../../src/contract';
 import { decodeHistoryFixture, encodeHistoryFixture, loadHistoryFixture, recordHistoryFixtureIfAbsent } from '../helpers/history-fixtures';
 import { captureLogger, orderEvent, startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
 import { createTestEnv, createWorker, eventTypes, SERVICE_WORKFLOWS, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal-env';

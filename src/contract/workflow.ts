@@ -1,18 +1,56 @@
 /**
- * Workflow input and output types (plain data; imported by workflow code as types only).
- * The input is a snapshot taken by the listener at match time, so later config changes never
- * alter a running workflow.
+ * The workflow part of the contract: the `processChangeEvent` input the listener and `dlq retry`
+ * build, the result the workflow returns, and how workflow ids are formed.
+ *
+ * Types and constants only (no I/O): workflow code imports this file. The input is a snapshot
+ * taken by the listener at match time, so later config changes never alter a running workflow;
+ * its JSON shape is what committed histories hold, so fields are only ever added, optional.
  */
-import type { ActionResult, ActionType } from '../activities/types';
+import type { FailurePolicy, Ordering, RetryPolicy } from '../config/observers';
 import type { ChangeEvent } from '../events/types';
-import type { FailurePolicy } from '../config/observers';
-import type { ObserverMatch } from '../events/match';
+import type { ActionResult, ActionSnapshot, ActionType } from './actions';
 
 /** The workflow type name the listener and `dlq retry` start. */
 export const PROCESS_CHANGE_EVENT = 'processChangeEvent';
 
 /** `ApplicationFailure.type` of a run that ends Failed because actions failed (a DLQ entry). */
 export const ACTIONS_FAILED = 'ActionsFailed';
+
+/** The listener's default workflow id prefix (`WORKFLOW_ID_PREFIX`). */
+export const DEFAULT_WORKFLOW_ID_PREFIX = 'fraiseql-event';
+
+/** The workflow id of a change event: `<prefix>:<event id>` (one workflow per event, whoever starts it). */
+export function workflowIdOf(eventId: string, prefix: string = DEFAULT_WORKFLOW_ID_PREFIX): string {
+  return `${prefix}:${eventId}`;
+}
+
+/**
+ * The workflow id for what a person typed: a workflow id as is, or a bare event id with the
+ * prefix added. Event ids are UUIDs (no `:`), and every workflow id this service starts contains
+ * one, so a `:` tells the two apart even when the prefix is not the configured one.
+ */
+export function toWorkflowId(id: string, prefix: string = DEFAULT_WORKFLOW_ID_PREFIX): string {
+  const trimmed = id.trim();
+  if (trimmed.includes(':')) return trimmed;
+  return workflowIdOf(trimmed, prefix);
+}
+
+/** The event id inside a workflow id (the part after the prefix), or null when it has none. */
+export function eventIdOf(workflowId: string, prefix: string = DEFAULT_WORKFLOW_ID_PREFIX): string | null {
+  if (workflowId.startsWith(`${prefix}:`)) return workflowId.slice(prefix.length + 1) || null;
+  const cut = workflowId.lastIndexOf(':');
+  return cut >= 0 && cut < workflowId.length - 1 ? workflowId.slice(cut + 1) : null;
+}
+
+/** One observer that applies to an event, with everything the workflow needs to run it. */
+export interface ObserverMatch {
+  observer: string;
+  actions: ActionSnapshot[];
+  retry: RetryPolicy;
+  failurePolicy: FailurePolicy;
+  ordering: Ordering;
+  timeoutMs: number | null;
+}
 
 export interface ProcessChangeEventInput {
   event: ChangeEvent;
@@ -43,6 +81,11 @@ export interface AwaitPredecessorInput {
 export interface AwaitPredecessorResult {
   status: 'completed' | 'failed' | 'terminated' | 'cancelled' | 'timed_out' | 'continued_as_new' | 'not_found';
   waitedMs: number;
+}
+
+/** The ordering activity the worker registers next to the action activities. */
+export interface OrderingActivities {
+  awaitPredecessor(input: AwaitPredecessorInput): Promise<AwaitPredecessorResult>;
 }
 
 export interface DlqRetry {
