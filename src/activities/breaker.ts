@@ -5,10 +5,13 @@
  * open ── openDurationMs elapsed ──▶ half_open (up to halfOpenProbes trial calls)
  * half_open ── every probe succeeded ──▶ closed;  any probe failed ──▶ open again
  *
- * An open breaker never calls the target: the attempt fails retryable with the next retry delay set
- * to the remaining open time, so Temporal parks the event instead of dropping it. State lives in a
+ * An open breaker never calls the target. A refusal is not an attempt: the attempt waits for the
+ * breaker (heartbeating) while its wait budget lasts and calls the target when a probe is allowed;
+ * only when the budget is spent does it fail retryable with the next retry delay set to the
+ * remaining open time, so Temporal parks the event instead of dropping it. State lives in a
  * {@link CircuitBreakerStore}: per process, or shared through Redis by all workers.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ActionError, ErrorType, type BreakerVerdict, transient } from './errors';
 
 export type BreakerStateName = 'closed' | 'open' | 'half_open';
@@ -122,6 +125,19 @@ export interface CircuitBreakerOptions {
   onStoreError?: (target: string, err: unknown) => void;
 }
 
+/** How a call may wait for a refusing breaker instead of failing at once. */
+export interface BreakerWait {
+  /** Epoch ms (by the breaker's clock) after which a refusal fails the attempt instead of waiting. */
+  until: number;
+  /** Called at least every `heartbeatEveryMs` while waiting. */
+  heartbeat: () => void;
+  /** Ends the wait (activity cancelled). */
+  signal?: AbortSignal;
+}
+
+/** Longest sleep between heartbeats while waiting for a breaker. */
+const WAIT_SLICE_MS = 5_000;
+
 /** Guards calls to targets with a {@link CircuitBreakerStore}. */
 export class CircuitBreaker {
   private readonly clock: () => number;
@@ -137,23 +153,25 @@ export class CircuitBreaker {
    * Runs `call` if the breaker for `target` allows it and records how it went
    * ({@link ActionError.breaker} decides how a failure counts; other errors count as failures).
    *
+   * With `wait`, a refusal sleeps until the breaker may let a call through (heartbeating) and asks
+   * again, as long as `wait.until` allows.
+   *
    * @throws ActionError `CircuitOpen` (retryable, `retryAfterMs` = remaining open time) without calling.
    */
-  async run<T>(target: string, call: () => Promise<T>): Promise<T> {
+  async run<T>(target: string, call: () => Promise<T>, wait?: BreakerWait): Promise<T> {
     let decision: BreakerDecision | undefined;
-    try {
-      decision = await this.store.acquire(target, this.clock());
-    } catch (err) {
-      // A breaker that cannot reach its state must not stop deliveries: the target may be fine.
-      this.options.onStoreError?.(target, err);
-    }
-    if (decision) this.options.onState?.(target, decision.state);
-    if (decision && !decision.allowed) {
-      const why = decision.state === 'open' ? 'is open' : 'is half-open and its probe calls are in flight';
-      throw transient(ErrorType.CircuitOpen, `circuit breaker for ${target} ${why}; the target was not called; next attempt in ${decision.retryAfterMs} ms`, {
-        retryAfterMs: decision.retryAfterMs,
-        breaker: 'neutral',
-      });
+    for (;;) {
+      decision = await this.acquire(target);
+      if (!decision || decision.allowed) break;
+      const now = this.clock();
+      if (!wait || now + decision.retryAfterMs > wait.until || wait.signal?.aborted) {
+        const why = decision.state === 'open' ? 'is open' : 'is half-open and its probe calls are in flight';
+        throw transient(ErrorType.CircuitOpen, `circuit breaker for ${target} ${why}; the target was not called; next attempt in ${decision.retryAfterMs} ms`, {
+          retryAfterMs: decision.retryAfterMs,
+          breaker: 'neutral',
+        });
+      }
+      await this.waitFor(decision.retryAfterMs, wait);
     }
     const permit = decision;
     try {
@@ -163,6 +181,28 @@ export class CircuitBreaker {
     } catch (err) {
       if (permit) await this.record(target, permit, err instanceof ActionError ? err.breaker : 'failure');
       throw err;
+    }
+  }
+
+  private async acquire(target: string): Promise<BreakerDecision | undefined> {
+    let decision: BreakerDecision | undefined;
+    try {
+      decision = await this.store.acquire(target, this.clock());
+    } catch (err) {
+      // A breaker that cannot reach its state must not stop deliveries: the target may be fine.
+      this.options.onStoreError?.(target, err);
+    }
+    if (decision) this.options.onState?.(target, decision.state);
+    return decision;
+  }
+
+  private async waitFor(ms: number, wait: BreakerWait): Promise<void> {
+    let left = Math.max(1, ms);
+    while (left > 0 && !wait.signal?.aborted) {
+      wait.heartbeat();
+      const slice = Math.min(left, WAIT_SLICE_MS);
+      await sleep(slice, undefined, { signal: wait.signal }).catch(() => undefined);
+      left -= slice;
     }
   }
 

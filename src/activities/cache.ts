@@ -4,10 +4,11 @@
  * data can never turn an invalidation into a flush.
  */
 import type { Redis } from 'ioredis';
-import { ErrorType, messageOf, permanent, transient } from './errors';
-import type { Attempt, ActionRuntime, Outcome } from './runtime';
-import { globEscape, templateContext } from './template';
 import type { ActionInput, CacheAction, CacheResult } from '../contract';
+import { globEscape, templateScope } from '../template';
+import { ErrorType, messageOf, permanent, transient } from './errors';
+import { renderField } from './render';
+import type { Attempt, ActionRuntime, Outcome } from './runtime';
 
 const BATCH = 500;
 const SCAN_COUNT = 1000;
@@ -29,16 +30,16 @@ export function hasLiteral(pattern: string): boolean {
 /** Deletes the rendered keys, then every key matching each rendered pattern (SCAN + UNLINK in batches). */
 export async function executeCache(rt: ActionRuntime, input: ActionInput<CacheAction>, at: Attempt): Promise<Outcome<CacheResult>> {
   const { event, action } = input;
-  const ctx = templateContext(event);
-  const keys = (action.keys ?? []).map((k, i) => rt.renderer.render(k, ctx, `cache keys[${i}]`, 'key'));
-  const patterns = (action.patterns ?? []).map((p, i) => rt.renderer.render(p, ctx, `cache patterns[${i}]`, 'glob'));
+  const scope = templateScope(event);
+  const keys = (action.keys ?? []).map((k, i) => renderField(k, scope, `cache keys[${i}]`, 'key'));
+  const patterns = (action.patterns ?? []).map((p, i) => renderField(p, scope, `cache patterns[${i}]`, 'glob'));
   keys.forEach((k, i) => {
     if (k === '') throw permanent(ErrorType.InvalidAction, `cache keys[${i}] rendered empty`);
   });
   patterns.forEach((p, i) => {
     if (!hasLiteral(p)) throw permanent(ErrorType.UnsafePattern, `cache patterns[${i}] rendered to ${JSON.stringify(p)}, which matches every key; refused`);
   });
-  const redis = action.redis_url_env ? rt.redisFor(at.secrets.resolve(action.redis_url_env, 'cache Redis URL')) : rt.redis;
+  const redis = action.redis_url_env ? await actionRedis(rt, action.redis_url_env, at) : rt.redis;
   if (!redis) throw permanent(ErrorType.NotConfigured, 'cache action: no Redis is configured for the worker and no redis_url_env is set');
 
   let deleted = 0;
@@ -49,6 +50,24 @@ export async function executeCache(rt: ActionRuntime, input: ActionInput<CacheAc
     throw transient(ErrorType.CacheError, `cache invalidation failed: ${messageOf(err)}`);
   }
   return { type: 'cache', key: action.key, deleted, keys: keys.length, patterns: patterns.length };
+}
+
+/**
+ * The client for the Redis URL in `variable`, connected to the address the SSRF guard accepted
+ * (the same policy as webhooks: a private Redis needs an `ssrf.allow` entry, ideally `host:port`).
+ */
+async function actionRedis(rt: ActionRuntime, variable: string, at: Attempt): Promise<Redis> {
+  const raw = at.secrets.resolve(variable, 'cache Redis URL');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw permanent(ErrorType.InvalidUrl, `cache Redis URL in ${variable} is not a valid URL`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw permanent(ErrorType.InvalidUrl, `cache Redis URL in ${variable} must start with redis:// or rediss://`);
+  const port = url.port === '' ? 6379 : Number(url.port);
+  const checked = await rt.guard.checkHost(url.hostname, port, `cache Redis (${variable})`);
+  return rt.redisFor(raw, checked.addresses[0]?.address ?? checked.hostname);
 }
 
 async function unlinkMatching(redis: Redis, pattern: string): Promise<number> {

@@ -3,8 +3,8 @@
  */
 import { ErrorType, messageOf, permanent, transient } from './errors';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
-import { eventEnvelope } from './template';
 import type { ActionInput, DatabaseAction, DatabaseResult } from '../contract';
+import { eventEnvelope } from '../template';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const MAX_RETURNED_JSON = 2048;

@@ -16,7 +16,6 @@ export const ErrorType = {
   MissingSecret: 'MissingSecret',
   NotConfigured: 'NotConfigured',
   TooManyRedirects: 'TooManyRedirects',
-  ResponseTooLarge: 'ResponseTooLarge',
   SmtpRejected: 'SmtpRejected',
   UnsafePattern: 'UnsafePattern',
   DatabasePermanentError: 'DatabasePermanentError',

@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
+import { MAX_REDIRECTS } from '../contract';
 import { ActionError, ErrorType, messageOf, permanent, transient } from './errors';
 import type { SsrfGuard } from './ssrf';
 
@@ -17,7 +18,7 @@ export interface OutgoingRequest {
   body?: string;
   timeoutMs: number;
   maxResponseBytes: number;
-  /** Default 5. */
+  /** Default {@link MAX_REDIRECTS}. */
   maxRedirects?: number;
   /** How a URL is named in errors; default: the URL without credentials. */
   display?: (url: URL) => string;
@@ -28,8 +29,10 @@ export interface OutgoingRequest {
 export interface IncomingResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  /** The body of a 2xx response; at most a short snippet otherwise. */
+  /** The body of a 2xx response, cut at `maxResponseBytes`; at most a short snippet otherwise. */
   body: Buffer;
+  /** Whether a 2xx body was longer than `maxResponseBytes` (the rest was not read). */
+  truncated: boolean;
   url: URL;
   redirects: number;
 }
@@ -39,26 +42,37 @@ const ERROR_SNIPPET_BYTES = 512;
 /** A receiver cannot park our retries for longer than this. */
 const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+// RFC 9110 field values: visible ASCII, space, tab and obs-text (Latin-1); nothing else can be sent.
+const HEADER_VALUE_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]/;
+/** Longest URL text quoted in messages and results: a huge templated URL is not copied whole into history. */
+const MAX_DISPLAYED_URL = 300;
 const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization'];
 
-/** The URL as it may appear in messages and results: credentials removed. */
-export function safeUrl(url: URL): string {
-  if (!url.username && !url.password) return url.href;
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  return copy.href;
+/** The URL as it may appear in messages and results: credentials removed, cut after {@link MAX_DISPLAYED_URL} characters. */
+export function displayUrl(url: URL): string {
+  let href = url.href;
+  if (url.username || url.password) {
+    const copy = new URL(url.href);
+    copy.username = '';
+    copy.password = '';
+    href = copy.href;
+  }
+  return href.length > MAX_DISPLAYED_URL ? `${href.slice(0, MAX_DISPLAYED_URL)}… (${href.length} characters)` : href;
 }
 
 /**
- * Rejects header names that are not HTTP tokens and values containing CR, LF or NUL
- * (header injection), as a permanent `InvalidHeader` failure.
+ * Rejects header names that are not HTTP tokens, and values with control characters (CR, LF, NUL:
+ * header injection) or characters beyond Latin-1, as a permanent `InvalidHeader` failure. The
+ * message never quotes the value; `variable` names where a value from the environment came from.
  */
-export function assertHeader(name: string, value: string): void {
-  if (!HEADER_NAME.test(name)) throw permanent(ErrorType.InvalidHeader, `header name ${JSON.stringify(name)} is not a valid HTTP token`, undefined, 'neutral');
-  if (HEADER_VALUE_FORBIDDEN.test(value)) {
-    throw permanent(ErrorType.InvalidHeader, `header ${name}: rendered value contains CR, LF or NUL (header injection refused)`, undefined, 'neutral');
+export function assertHeader(name: string, value: string, variable?: string): void {
+  if (!HEADER_NAME.test(name)) throw permanent(ErrorType.InvalidHeader, `header name ${JSON.stringify(name.slice(0, 100))} is not a valid HTTP token`, undefined, 'neutral');
+  const bad = HEADER_VALUE_FORBIDDEN.exec(value);
+  if (bad !== null) {
+    const code = `U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    const what = /[\r\n\0]/.test(bad[0]) ? 'a line break or NUL (header injection refused)' : /[\x00-\x1f\x7f]/.test(bad[0]) ? 'a control character' : 'a character outside Latin-1';
+    const source = variable === undefined ? 'rendered value' : `value of ${variable}`;
+    throw permanent(ErrorType.InvalidHeader, `header ${name}: ${source} contains ${what} (${code} at position ${bad.index})`, undefined, 'neutral');
   }
 }
 
@@ -110,14 +124,14 @@ export class HttpClient {
    * Sends `req`, following up to `maxRedirects` redirects, each re-checked by the guard.
    * Returns any final status; see {@link statusFailure} for its meaning.
    *
-   * @throws ActionError `SsrfBlocked`, `TooManyRedirects`, `ResponseTooLarge` (permanent);
+   * @throws ActionError `SsrfBlocked`, `TooManyRedirects` (permanent);
    *   `Timeout`, `NetworkError` (retryable).
    */
   async send(req: OutgoingRequest): Promise<IncomingResponse> {
-    const display = req.display ?? safeUrl;
+    const display = req.display ?? displayUrl;
     const deadline = AbortSignal.timeout(req.timeoutMs);
     const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
-    const maxRedirects = req.maxRedirects ?? 5;
+    const maxRedirects = req.maxRedirects ?? MAX_REDIRECTS;
     let { url, method, body } = req;
     const headers = { ...req.headers };
     credentialsToHeader(url, headers);
@@ -157,8 +171,8 @@ export class HttpClient {
         continue;
       }
       const ok = res.statusCode >= 200 && res.statusCode < 300;
-      const payload = await readBody(res, ok ? req.maxResponseBytes : ERROR_SNIPPET_BYTES, ok, display(url), deadline, req.timeoutMs);
-      return { status: res.statusCode, headers: res.headers, body: payload, url, redirects };
+      const read = await readBody(res, ok ? req.maxResponseBytes : ERROR_SNIPPET_BYTES, display(url), deadline, req.timeoutMs);
+      return { status: res.statusCode, headers: res.headers, body: read.body, truncated: ok && read.truncated, url, redirects };
     }
   }
 
@@ -187,12 +201,11 @@ function resolveLocation(location: string, base: URL, display: string): URL {
   }
 }
 
-async function readBody(res: Dispatcher.ResponseData, limit: number, enforce: boolean, display: string, deadline: AbortSignal, timeoutMs: number): Promise<Buffer> {
-  const declared = Number(res.headers['content-length']);
-  if (enforce && Number.isFinite(declared) && declared > limit) {
-    discard(res);
-    throw tooLarge(display, limit, `declares ${declared} bytes`);
-  }
+/**
+ * Reads at most `limit` bytes of a body. A longer one is cut there and the connection dropped: the
+ * receiver answered, so what it says beyond the limit does not change the outcome.
+ */
+async function readBody(res: Dispatcher.ResponseData, limit: number, display: string, deadline: AbortSignal, timeoutMs: number): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -201,9 +214,8 @@ async function readBody(res: Dispatcher.ResponseData, limit: number, enforce: bo
       size += buf.length;
       if (size > limit) {
         discard(res);
-        if (enforce) throw tooLarge(display, limit, 'exceeded it');
         chunks.push(buf.subarray(0, buf.length - (size - limit)));
-        break;
+        return { body: Buffer.concat(chunks), truncated: true };
       }
       chunks.push(buf);
     }
@@ -211,17 +223,13 @@ async function readBody(res: Dispatcher.ResponseData, limit: number, enforce: bo
     if (err instanceof ActionError) throw err;
     throw requestError(err, display, deadline, timeoutMs);
   }
-  return Buffer.concat(chunks);
+  return { body: Buffer.concat(chunks), truncated: false };
 }
 
 /** Drops the connection without reading on; the abort it causes is expected, not an error to report. */
 function discard(res: Dispatcher.ResponseData): void {
   res.body.on('error', () => undefined);
   res.body.destroy();
-}
-
-function tooLarge(display: string, limit: number, how: string): ActionError {
-  return permanent(ErrorType.ResponseTooLarge, `${display}: response body ${how}; the limit is ${limit} bytes (max_response_bytes)`);
 }
 
 function requestError(err: unknown, display: string, deadline: AbortSignal, timeoutMs: number): ActionError {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -25,24 +25,26 @@ import type { ActionRuntime, Attempt, Outcome, SmtpTransportOptions } from './ru
 import { SecretScope } from './secrets';
 import { executeSlack } from './slack';
 import { type Resolver, SsrfGuard } from './ssrf';
-import { TemplateRenderer } from './template';
-import type {
-  ActionFailureDetails,
-  ActionInput,
-  ActionResult,
-  ActionSnapshot,
-  CacheAction,
-  CacheResult,
-  DatabaseAction,
-  DatabaseResult,
-  EmailAction,
-  EmailResult,
-  LogAction,
-  LogResult,
-  SlackAction,
-  SlackResult,
-  WebhookAction,
-  WebhookResult,
+import {
+  ATTEMPT_MARGIN_MS,
+  actionTimeoutMs,
+  type ActionFailureDetails,
+  type ActionInput,
+  type ActionResult,
+  type ActionSnapshot,
+  type CacheAction,
+  type CacheResult,
+  type DatabaseAction,
+  type DatabaseResult,
+  type EmailAction,
+  type EmailResult,
+  type LogAction,
+  type LogResult,
+  type ObserverActivities,
+  type SlackAction,
+  type SlackResult,
+  type WebhookAction,
+  type WebhookResult,
 } from '../contract';
 import { executeWebhook } from './webhook';
 
@@ -53,7 +55,7 @@ export interface ActivityDeps {
   /** Circuit breaker state: `InMemoryBreakerStore` per process, or `RedisBreakerStore` shared. */
   breaker: CircuitBreakerStore;
   ssrf: {
-    /** CIDR blocks and host names outgoing requests may reach despite being private. */
+    /** CIDR blocks and host names (each optionally `:port`) outgoing requests may reach despite being private. */
     allow: readonly string[];
     /** DNS resolver (tests); default `dns.lookup` with all addresses. */
     resolve?: Resolver;
@@ -64,8 +66,8 @@ export interface ActivityDeps {
   http?: DispatcherFactory;
   /** The worker's Redis, for cache actions. */
   redis?: Redis;
-  /** Client for a Redis URL named by `redis_url_env`; default `new Redis(url)`. */
-  redisFactory?: (url: string) => Redis;
+  /** Client for a Redis URL named by `redis_url_env`, connecting to `options.host` (the checked address); default `new Redis(url, options)`. */
+  redisFactory?: (url: string, options: RedisOptions) => Redis;
   db?: Pool;
   /** SMTP transport factory; default nodemailer's pooled SMTP transport. */
   smtp?: (options: SmtpTransportOptions) => Transporter;
@@ -74,17 +76,8 @@ export interface ActivityDeps {
   clock?: () => number;
 }
 
-/** The activities a worker registers (names are the activity type names). */
-export interface ObserverActivities {
-  runWebhook(input: ActionInput<WebhookAction>): Promise<WebhookResult>;
-  runSlack(input: ActionInput<SlackAction>): Promise<SlackResult>;
-  runEmail(input: ActionInput<EmailAction>): Promise<EmailResult>;
-  runCache(input: ActionInput<CacheAction>): Promise<CacheResult>;
-  runDatabase(input: ActionInput<DatabaseAction>): Promise<DatabaseResult>;
-  runLog(input: ActionInput<LogAction>): Promise<LogResult>;
-  /** Dispatches on `input.action.type`. */
-  runAction(input: ActionInput): Promise<ActionResult>;
-}
+/** How often an attempt heartbeats: well inside the workflow's heartbeat timeout. */
+const HEARTBEAT_EVERY_MS = 5_000;
 
 type Executor<A extends ActionSnapshot, R extends ActionResult> = (rt: ActionRuntime, input: ActionInput<A>, at: Attempt) => Promise<Outcome<R>>;
 
@@ -126,6 +119,16 @@ function withAttempt(failure: ApplicationFailure, attempt: number, backoff: Acti
   });
 }
 
+/**
+ * Until when (by `clock`) this attempt may wait for an open breaker: its start-to-close timeout
+ * minus the time the call itself may need. Outside a worker, or with a short timeout, not at all.
+ */
+function waitBudgetEnd(ctx: Context | undefined, action: ActionSnapshot | undefined, clock: () => number): number {
+  const total = ctx?.info.startToCloseTimeoutMs;
+  if (total === undefined || action === undefined || typeof action.type !== 'string') return 0;
+  return clock() + total - actionTimeoutMs(action) - ATTEMPT_MARGIN_MS;
+}
+
 function assertInput(input: ActionInput, type: string): void {
   const problem =
     !input || typeof input !== 'object' ? 'input is not an object'
@@ -155,15 +158,23 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
   const redisClients = new Map<string, Redis>();
   const transports = new Map<string, Transporter>();
   const rt: ActionRuntime = {
-    renderer: new TemplateRenderer(),
     http,
+    guard,
     breaker,
     redis: deps.redis,
-    redisFor(url) {
-      let client = redisClients.get(url);
+    redisFor(url, address) {
+      const id = `${address}\u0000${url}`;
+      let client = redisClients.get(id);
       if (!client) {
-        client = deps.redisFactory ? deps.redisFactory(url) : new Redis(url, { maxRetriesPerRequest: 2 });
-        redisClients.set(url, client);
+        const parsed = new URL(url);
+        // Connect to the address the SSRF guard checked; TLS still verifies the name in the URL.
+        const options: RedisOptions = {
+          host: address,
+          maxRetriesPerRequest: 2,
+          ...(parsed.protocol === 'rediss:' ? { tls: { servername: parsed.hostname.replace(/^\[|\]$/g, '') } } : {}),
+        };
+        client = deps.redisFactory ? deps.redisFactory(url, options) : new Redis(url, options);
+        redisClients.set(id, client);
       }
       return client;
     },
@@ -195,9 +206,13 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
         observer,
         attempt: ctx?.info.attempt,
       });
+      // Heartbeats keep a long attempt (one waiting for a circuit breaker) visible to Temporal.
+      const heartbeat = ctx ? () => ctx.heartbeat() : () => undefined;
+      const beat = ctx ? setInterval(heartbeat, HEARTBEAT_EVERY_MS) : undefined;
+      beat?.unref();
       try {
         assertInput(input, type);
-        const outcome = await execute(rt, input, { secrets, log, signal: ctx?.cancellationSignal });
+        const outcome = await execute(rt, input, { secrets, log, signal: ctx?.cancellationSignal, heartbeat, waitUntil: waitBudgetEnd(ctx, input.action, clock) });
         const durationMs = performance.now() - started;
         metrics.attempt(type, observer, durationMs / 1000);
         log.debug({ duration_ms: Math.round(durationMs) }, 'action succeeded');
@@ -207,6 +222,8 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
         metrics.attempt(type, observer, (performance.now() - started) / 1000, failure.type ?? ErrorType.Unexpected);
         log.warn({ error_type: failure.type, retryable: !failure.nonRetryable, next_retry_delay: failure.nextRetryDelay }, `action failed: ${failure.message}`);
         throw failure;
+      } finally {
+        clearInterval(beat);
       }
     };
   }
@@ -256,7 +273,6 @@ export { RedisBreakerStore } from './breaker-redis';
 export { classifyIp, parseIp } from './ip';
 export { SsrfGuard } from './ssrf';
 export type { Resolver } from './ssrf';
-export { eventEnvelope, globEscape, templateContext } from './template';
-export type { TemplateContext } from './template';
 export type { SmtpTransportOptions } from './runtime';
 export type * from '../contract';
+export type { ObserverActivities } from '../contract';

@@ -9,7 +9,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import type { AwaitPredecessorInput, AwaitPredecessorResult } from '../contract';
+import type { AwaitPredecessorInput, AwaitPredecessorResult, OrderingActivities } from '../contract';
 
 /** Dependencies of {@link createOrderingActivities}. */
 export interface OrderingActivityDeps {
@@ -22,10 +22,7 @@ export interface OrderingActivityDeps {
   pollSliceMs?: number;
 }
 
-/** The ordering activities. */
-export interface OrderingActivities {
-  awaitPredecessor(input: AwaitPredecessorInput): Promise<AwaitPredecessorResult>;
-}
+export type { OrderingActivities } from '../contract';
 
 const CLOSED: Record<string, AwaitPredecessorResult['status'] | undefined> = {
   COMPLETED: 'completed',

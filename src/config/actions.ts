@@ -4,8 +4,9 @@
  * secrets and template sources, never secret values or rendered text.
  */
 import { z } from 'zod';
-import { isTemplated } from '../events/template';
-import { envName, millis, strictMap, template, templateList } from './fields';
+import { MAX_ACTION_TIMEOUT_MS, webhookBodyMode } from '../contract';
+import { isTemplated } from '../template';
+import { envName, millis, strictMap, template, templateProblem } from './fields';
 
 export const ACTION_TYPES = ['webhook', 'slack', 'email', 'cache', 'database', 'log'] as const;
 export type ActionType = (typeof ACTION_TYPES)[number];
@@ -57,7 +58,11 @@ const urlTemplate = template.superRefine((source, ctx) => {
 const webhook = strictMap({
   type: z.literal('webhook'),
   url: urlTemplate,
-  method: z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(['POST', 'PUT', 'PATCH', 'DELETE', 'GET'])).default('POST'),
+  method: z
+    .string()
+    .transform((v) => v.toUpperCase())
+    .pipe(z.enum(['POST', 'PUT', 'PATCH', 'DELETE', 'GET']))
+    .default('POST'),
   headers: z
     .record(headerName, template)
     .superRefine(
@@ -83,7 +88,7 @@ const webhook = strictMap({
   signing_secret_env: envName.optional(),
   /** Also send Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature). */
   standard_webhooks: z.boolean().default(false),
-  timeout_ms: millis.max(300_000).optional(),
+  timeout_ms: millis.max(MAX_ACTION_TIMEOUT_MS).optional(),
   max_response_bytes: z.int().positive().optional(),
 }).superRefine((action, ctx) => {
   const inline = new Set(Object.keys(action.headers).map((n) => n.toLowerCase()));
@@ -91,6 +96,11 @@ const webhook = strictMap({
     if (inline.has(name.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['headers_env', name], message: `'${name}' is also set under headers; set it in one place only` });
     }
+  }
+  if (action.body !== undefined && webhookBodyMode(action.headers) === 'json') {
+    // A JSON body is parsed as the JSON-mode template it renders as (no `raw`, values encoded).
+    const problem = templateProblem(action.body, 'json');
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['body'], message: problem });
   }
   if (action.standard_webhooks && action.signing_secret_env === undefined) {
     ctx.addIssue({ code: 'custom', path: ['signing_secret_env'], message: 'required when standard_webhooks is true (the signature needs a secret)' });
@@ -117,7 +127,7 @@ const slack = strictMap({
   webhook_url_env: envName,
   text: template.optional(),
   blocks: slackBlocks.optional(),
-  timeout_ms: millis.max(300_000).optional(),
+  timeout_ms: millis.max(MAX_ACTION_TIMEOUT_MS).optional(),
 });
 
 const smtp = strictMap({
@@ -134,17 +144,27 @@ const smtp = strictMap({
   }
 });
 
+/**
+ * An address field entry: a template that must render to exactly one address, or `{ list: template }`
+ * when the rendered text is meant to hold several, comma-separated.
+ */
+const addressEntry = z.union([template, strictMap({ list: template })], {
+  error: 'expected an address template, or { list: <template> } for a comma-separated list of addresses',
+});
+const addressList = z.preprocess((v) => (typeof v === 'string' || (typeof v === 'object' && v !== null && !Array.isArray(v)) ? [v] : v), z.array(addressEntry).min(1));
+
 const email = strictMap({
   type: z.literal('email'),
-  to: templateList,
-  cc: templateList.optional(),
+  /** Each entry yields one address, or several when written as `{ list: ... }`. */
+  to: addressList,
+  cc: addressList.optional(),
   reply_to: template.optional(),
   from: template,
   subject: template,
   /** Plain-text body. */
   body: template,
   smtp,
-  timeout_ms: millis.max(300_000).optional(),
+  timeout_ms: millis.max(MAX_ACTION_TIMEOUT_MS).optional(),
 });
 
 const cache = strictMap({

@@ -85,9 +85,6 @@ export const condition = z.string().superRefine((source, ctx) => {
   }
 });
 
-/** One template or a list of them, always a non-empty list once parsed. */
-export const templateList = z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(template).min(1));
-
 /** Positive whole number of milliseconds. */
 export const millis = z.int().positive();
 

@@ -17,7 +17,8 @@ export type ActionType = ActionConfig['type'];
 
 /** Keys the schema fills with a default: optional in what was written, always present after parsing. */
 type DefaultedKeys<I, O> = {
-  [K in keyof O]-?: K extends keyof I ? (undefined extends I[K] ? (undefined extends O[K] ? never : K) : never) : never;
+  // `unknown` input (a preprocessed field) says nothing about defaults: such a field stays required.
+  [K in keyof O]-?: K extends keyof I ? (unknown extends I[K] ? never : undefined extends I[K] ? (undefined extends O[K] ? never : K) : never) : never;
 }[keyof O];
 
 /**
@@ -168,4 +169,20 @@ export interface ObserverActivities {
   runLog(input: ActionInput<LogAction>): Promise<LogResult>;
   /** Dispatches on `input.action.type`. */
   runAction(input: ActionInput): Promise<ActionResult>;
+}
+
+/** The I/O timeout of one attempt of an action: its `timeout_ms`, or its type's default. */
+export function actionTimeoutMs(action: ActionSnapshot | ActionConfig): number {
+  const own = 'timeout_ms' in action ? action.timeout_ms : undefined;
+  return own ?? DEFAULT_ACTION_TIMEOUT_MS[action.type];
+}
+
+/**
+ * How a webhook body template is rendered: `json` (each value encoded for where it lands, the
+ * result checked to be JSON) unless a literal `Content-Type` header says the body is not JSON.
+ */
+export function webhookBodyMode(headers: Readonly<Record<string, string>> | undefined): 'json' | 'text' {
+  const entry = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type');
+  if (entry === undefined) return 'json';
+  return /json/i.test(entry[1]) ? 'json' : 'text';
 }

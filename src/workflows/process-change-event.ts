@@ -9,50 +9,49 @@
  */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, log, proxyActivities, proxySinks, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
-import type { ObserverActivities } from '../activities';
-import { DEFAULT_ACTION_TIMEOUT_MS, type ActionFailureDetails, type ActionInput, type ActionResult, type ActionSnapshot } from '../contract';
-import type { ObserverMatch } from '../events/match';
-import { FailedActions } from '../temporal/search-attributes';
-import type { ObserverSinks } from './sinks';
 import {
   ACTIONS_FAILED,
+  ACTION_HEARTBEAT_TIMEOUT_MS,
+  ACTIVITY_OF,
+  ATTEMPT_MARGIN_MS,
+  BREAKER_WAIT_BUDGET_MS,
+  actionTimeoutMs,
+  type ActionFailureDetails,
+  type ActionInput,
   type ActionOutcome,
-  type AwaitPredecessorInput,
-  type AwaitPredecessorResult,
+  type ActionResult,
+  type ActionSnapshot,
+  type ObserverActivities,
+  type ObserverMatch,
+  type OrderingActivities,
   type ProcessChangeEventInput,
   type ProcessChangeEventResult,
 } from '../contract';
-
-/** How long an attempt may run beyond the action's own I/O timeout before Temporal times it out. */
-const ATTEMPT_MARGIN_MS = 5_000;
-/** Activity type per action type: one name per kind keeps the Web UI's event list readable. */
-const ACTIVITY_OF: Record<ActionSnapshot['type'], keyof ObserverActivities> = {
-  webhook: 'runWebhook',
-  slack: 'runSlack',
-  email: 'runEmail',
-  cache: 'runCache',
-  database: 'runDatabase',
-  log: 'runLog',
-};
+import { FailedActions } from '../temporal/search-attributes';
+import type { ObserverSinks } from './sinks';
 
 const { observer: sinks } = proxySinks<ObserverSinks>();
 
 /** Waiting for the previous event of the same entity: as long as it takes, heartbeating. */
-const ordering = proxyActivities<{ awaitPredecessor(input: AwaitPredecessorInput): Promise<AwaitPredecessorResult> }>({
+const ordering = proxyActivities<OrderingActivities>({
   startToCloseTimeout: '1 day',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 
-/** The activity options of one action: its observer's retry policy and timeouts. */
+/**
+ * The activity options of one action: its observer's retry policy and timeouts. An attempt may
+ * wait up to {@link BREAKER_WAIT_BUDGET_MS} for an open circuit breaker (heartbeating), so a
+ * refusal does not use up an attempt; the heartbeat timeout finds a lost worker meanwhile.
+ */
 export function actionActivityOptions(match: ObserverMatch, action: ActionSnapshot): ActivityOptions {
   const retry = match.retry;
   const initialInterval = Math.max(1, retry.initialDelayMs);
-  const attemptTimeout = ('timeout_ms' in action ? action.timeout_ms : undefined) ?? DEFAULT_ACTION_TIMEOUT_MS[action.type];
   return {
     activityId: action.key,
     summary: `${action.type} (${match.observer})`,
-    startToCloseTimeout: attemptTimeout + ATTEMPT_MARGIN_MS,
+    startToCloseTimeout: actionTimeoutMs(action) + ATTEMPT_MARGIN_MS + BREAKER_WAIT_BUDGET_MS,
+    heartbeatTimeout: ACTION_HEARTBEAT_TIMEOUT_MS,
     ...(match.timeoutMs === null ? {} : { scheduleToCloseTimeout: match.timeoutMs }),
     retry: {
       maximumAttempts: retry.maxAttempts,

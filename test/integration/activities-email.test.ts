@@ -34,7 +34,7 @@ describe('runEmail against a local SMTP server', () => {
   const email = (overrides: Partial<EmailAction> = {}): EmailAction => ({
     type: 'email',
     key: 'notify_customer:1',
-    to: '{{ data.customer.email }}',
+    to: ['{{ data.customer.email }}'],
     cc: ['audit+{{ event.entity_type | downcase }}@example.com'],
     reply_to: 'support+{{ event.entity_id }}@example.com',
     from: 'Shop <shop@example.com>',
@@ -77,12 +77,12 @@ describe('runEmail against a local SMTP server', () => {
     expect(auth.message).not.toContain('not-the-password');
 
     const bounce = (await activityEnv()
-      .run(acts.runEmail, { event: orderEvent(), action: email({ to: 'bounce@example.com', cc: undefined }) })
+      .run(acts.runEmail, { event: orderEvent(), action: email({ to: ['bounce@example.com'], cc: undefined }) })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(bounce).toMatchObject({ type: 'SmtpRejected', nonRetryable: true });
 
     const later = (await activityEnv()
-      .run(acts.runEmail, { event: orderEvent(), action: email({ to: 'later@example.com', cc: undefined }) })
+      .run(acts.runEmail, { event: orderEvent(), action: email({ to: ['later@example.com'], cc: undefined }) })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(later).toMatchObject({ type: 'SmtpError', nonRetryable: false });
     expect(smtp.messages).toHaveLength(0);

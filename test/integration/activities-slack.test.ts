@@ -48,9 +48,9 @@ describe('runSlack against a local incoming-webhook receiver', () => {
     });
   });
 
-  it('accepts blocks as one JSON template and defaults the text', async () => {
+  it('renders the string leaves of blocks and defaults the text', async () => {
     const event = orderEvent();
-    await activityEnv().run(acts.runSlack, { event, action: slack({ blocks: '[{"type":"divider","block_id":"{{ event.entity_type }}"}]' }) });
+    await activityEnv().run(acts.runSlack, { event, action: slack({ blocks: [{ type: 'divider', block_id: '{{ event.entity_type }}' }] }) });
     await activityEnv().run(acts.runSlack, { event, action: slack() });
     expect(JSON.parse(receiver.requests[0]!.body)).toEqual({ blocks: [{ type: 'divider', block_id: 'Order' }] });
     expect(JSON.parse(receiver.requests[1]!.body)).toEqual({ text: `Order UPDATE ${event.entityId}` });

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { assertHeader, parseRetryAfter, statusFailure, type IncomingResponse } from '../../src/activities/http-client';
-import { fraiseqlSignature, standardWebhooksHeaders } from '../../src/activities/signing';
+import { fraiseqlSignature, standardWebhooksHeaders, standardWebhooksKey } from '../../src/activities/signing';
 
 const response = (status: number, headers: Record<string, string> = {}, body = ''): IncomingResponse => ({
   status,
@@ -8,6 +8,7 @@ const response = (status: number, headers: Record<string, string> = {}, body = '
   body: Buffer.from(body),
   url: new URL('http://x.example/'),
   redirects: 0,
+  truncated: false,
 });
 
 describe('statusFailure', () => {
@@ -58,7 +59,7 @@ describe('signatures', () => {
   });
 
   it('Standard Webhooks: matches the specification example', () => {
-    const headers = standardWebhooksHeaders('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
+    const headers = standardWebhooksHeaders(standardWebhooksKey('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'STD_SECRET'), 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
     expect(headers).toEqual({
       'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek',
       'webhook-timestamp': '1614265330',

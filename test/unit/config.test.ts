@@ -308,9 +308,9 @@ describe('parseObserversYaml: every problem with its path', () => {
       'ssrf entries',
       'ssrf:\n  allow: [10.0.0.0/8, "fd00::/8", 127.0.0.1, "*.internal.example.com", 10.0.0.0/33, "not a host", 1.2.3.4/8/9]\nobservers: {}\n',
       [
-        { path: 'ssrf.allow[4]', message: "expected a CIDR range (e.g. 10.0.0.0/8), an IP address or a host name, got '10.0.0.0/33'" },
-        { path: 'ssrf.allow[5]', message: "expected a CIDR range (e.g. 10.0.0.0/8), an IP address or a host name, got 'not a host'" },
-        { path: 'ssrf.allow[6]', message: "expected a CIDR range (e.g. 10.0.0.0/8), an IP address or a host name, got '1.2.3.4/8/9'" },
+        { path: 'ssrf.allow[4]', message: "expected an address or CIDR range (10.0.0.0/8), a host name or *.domain, optionally with :port (10.0.0.5:8443, [fd00::1]:443, hooks.internal:443), got '10.0.0.0/33'" },
+        { path: 'ssrf.allow[5]', message: "expected an address or CIDR range (10.0.0.0/8), a host name or *.domain, optionally with :port (10.0.0.5:8443, [fd00::1]:443, hooks.internal:443), got 'not a host'" },
+        { path: 'ssrf.allow[6]', message: "expected an address or CIDR range (10.0.0.0/8), a host name or *.domain, optionally with :port (10.0.0.5:8443, [fd00::1]:443, hooks.internal:443), got '1.2.3.4/8/9'" },
       ],
     ],
   ])('%s', (_name, text, expected) => {
