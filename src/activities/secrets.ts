@@ -47,7 +47,7 @@ export class SecretScope {
         const decoded = safeDecode(part);
         if (decoded.length >= MIN_URL_PART_LENGTH) for (const form of [part, ...encodings(decoded)]) this.values.add(form);
       }
-      this.values.add(url.pathname + url.search);
+      if ((url.pathname + url.search).length >= MIN_URL_PART_LENGTH) this.values.add(url.pathname + url.search);
     }
   }
 

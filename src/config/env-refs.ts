@@ -1,3 +1,4 @@
+import { standardWebhooksKeyProblem } from '../activities/signing';
 import type { ActionConfig } from './actions';
 import { formatPath, type ConfigIssue } from './errors';
 import type { ObserversFile } from './observers';
@@ -6,6 +7,8 @@ import type { ObserversFile } from './observers';
 export interface EnvReference {
   name: string;
   path: string;
+  /** What the value must be, beyond set: a Standard Webhooks secret (`whsec_` + base64 key). */
+  rule?: 'standard_webhooks_key';
 }
 
 /**
@@ -18,7 +21,13 @@ export function envReferences(file: ObserversFile): EnvReference[] {
   for (const observer of file.observers) {
     if (!observer.enabled) continue;
     observer.actions.forEach((action: ActionConfig, index) => {
-      collect(action, ['observers', observer.name, 'actions', index], refs);
+      const path = ['observers', observer.name, 'actions', index];
+      const start = refs.length;
+      collect(action, path, refs);
+      if (action.type === 'webhook' && action.standard_webhooks) {
+        const signing = formatPath([...path, 'signing_secret_env']);
+        for (const ref of refs.slice(start)) if (ref.path === signing) ref.rule = 'standard_webhooks_key';
+      }
     });
   }
   return refs;
@@ -37,9 +46,20 @@ function collect(value: unknown, path: PropertyKey[], refs: EnvReference[]): voi
   }
 }
 
-/** Issues for referenced environment variables that are unset or empty in `env`. */
+/**
+ * Issues for referenced environment variables that are unset or empty in `env`, or whose value
+ * breaks the reference's rule (a weak Standard Webhooks key). Messages never quote a value.
+ */
 export function missingEnvReferences(file: ObserversFile, env: Readonly<Record<string, string | undefined>>): ConfigIssue[] {
-  return envReferences(file)
-    .filter((ref) => (env[ref.name] ?? '') === '')
-    .map((ref) => ({ path: ref.path, message: `environment variable ${ref.name} is not set` }));
+  const issues: ConfigIssue[] = [];
+  for (const ref of envReferences(file)) {
+    const value = env[ref.name] ?? '';
+    if (value === '') {
+      issues.push({ path: ref.path, message: `environment variable ${ref.name} is not set` });
+      continue;
+    }
+    const problem = ref.rule === 'standard_webhooks_key' ? standardWebhooksKeyProblem(value) : undefined;
+    if (problem !== undefined) issues.push({ path: ref.path, message: `environment variable ${ref.name} is not a Standard Webhooks secret: ${problem}` });
+  }
+  return issues;
 }

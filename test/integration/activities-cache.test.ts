@@ -21,7 +21,7 @@ describe('runCache against a real Redis', () => {
 
   beforeEach(() => {
     prefix = `test:activities:${randomUUID()}:`;
-    acts = createActivities({ env: { CACHE_REDIS_URL: REDIS_URL }, log: captureLogger().log, breaker: new InMemoryBreakerStore(), ssrf: { allow: [] }, redis });
+    acts = createActivities({ env: { CACHE_REDIS_URL: REDIS_URL }, log: captureLogger().log, breaker: new InMemoryBreakerStore(), ssrf: { allow: ['127.0.0.1:6379'] }, redis });
   });
 
   afterEach(async () => {
@@ -71,10 +71,27 @@ describe('runCache against a real Redis', () => {
     expect(await redis.exists(`${prefix}x`)).toBe(1);
   });
 
-  it('uses a Redis named by redis_url_env', async () => {
+  it('uses a Redis named by redis_url_env, which the SSRF policy must allow (host:port)', async () => {
     await redis.set(`${prefix}other`, '1');
     const result = await activityEnv().run(acts.runCache, { event: orderEvent(), action: cache({ keys: [`${prefix}other`], redis_url_env: 'CACHE_REDIS_URL' }) });
     expect(result.deleted).toBe(1);
+
+    await redis.set(`${prefix}other`, '1');
+    const env = { CACHE_REDIS_URL: REDIS_URL, BY_NAME: 'redis://localhost:6379/0' };
+    const strict = createActivities({ env, log: captureLogger().log, breaker: new InMemoryBreakerStore(), ssrf: { allow: ['127.0.0.1:80'] }, redis });
+    try {
+      const blocked = (await activityEnv()
+        .run(strict.runCache, { event: orderEvent(), action: cache({ keys: [`${prefix}other`], redis_url_env: 'CACHE_REDIS_URL' }) })
+        .catch((e: unknown) => e)) as Error;
+      expect(blocked).toMatchObject({ type: 'SsrfBlocked', nonRetryable: true });
+      expect(blocked.message).toContain('add 127.0.0.1:6379 to ssrf.allow');
+      await expect(activityEnv().run(strict.runCache, { event: orderEvent(), action: cache({ keys: [`${prefix}other`], redis_url_env: 'BY_NAME' }) })).rejects.toMatchObject({
+        type: 'SsrfBlocked',
+      });
+      expect(await redis.exists(`${prefix}other`)).toBe(1);
+    } finally {
+      await closeActivities(strict);
+    }
   });
 
   it('honours an ioredis keyPrefix for keys and patterns', async () => {

@@ -22,7 +22,8 @@ describe('runEmail against a local SMTP server', () => {
       env: { SMTP_USER: 'mailer', SMTP_PASSWORD: PASSWORD, WRONG_PASSWORD: 'not-the-password' },
       log: logs.log,
       breaker: new InMemoryBreakerStore(),
-      ssrf: { allow: [] },
+      // The SMTP host goes through the SSRF policy: allow exactly this server's port.
+      ssrf: { allow: [`127.0.0.1:${smtp.port}`, '127.0.0.1:1'] },
     });
   });
 
@@ -93,6 +94,46 @@ describe('runEmail against a local SMTP server', () => {
       .run(acts.runEmail, { event: orderEvent(), action: email({ smtp: { host: '127.0.0.1', port: 1, password_env: 'SMTP_PASSWORD' } }) })
       .catch((e: unknown) => e)) as ApplicationFailure;
     expect(down).toMatchObject({ type: 'SmtpError', nonRetryable: false });
+  });
+
+  it('a templated address field yields exactly one address; { list } says it may hold several', async () => {
+    const event = orderEvent({ data: { status: 'shipped', customer: { email: 'a@x.example, attacker@evil.example', name: 'Ada' }, watchers: 'w1@example.com, w2@example.com' } });
+    const refused = (await activityEnv().run(acts.runEmail, { event, action: email() }).catch((e: unknown) => e)) as ApplicationFailure;
+    expect(refused).toMatchObject({ type: 'InvalidAction', nonRetryable: true });
+    expect(refused.message).toBe('email to[0]: rendered to 2 addresses, but a templated address field holds exactly one (write { list: ... } for a list)');
+    expect(smtp.messages).toHaveLength(0);
+
+    const listed = await activityEnv().run(acts.runEmail, { event, action: email({ to: [{ list: '{{ data.watchers }}' }], cc: undefined }) });
+    expect(listed.accepted).toEqual(['w1@example.com', 'w2@example.com']);
+    expect(smtp.messages[0]!.to).toEqual(['w1@example.com', 'w2@example.com']);
+
+    const group = orderEvent({ data: { status: 'shipped', customer: { email: 'team: a@x.example, b@x.example;', name: 'Ada' } } });
+    await expect(activityEnv().run(acts.runEmail, { event: group, action: email() })).rejects.toMatchObject({ type: 'InvalidAction' });
+    const from = orderEvent({ data: { status: 'shipped', customer: { email: 'ada@example.com', name: 'Ada' }, sender: 'a@x.example, b@x.example' } });
+    await expect(activityEnv().run(acts.runEmail, { event: from, action: email({ from: '{{ data.sender }}' }) })).rejects.toMatchObject({
+      type: 'InvalidAction',
+      message: expect.stringContaining('email from: rendered to 2 addresses'),
+    });
+    expect(smtp.messages).toHaveLength(1);
+  });
+
+  it('sends SMTP through the SSRF policy: a private host needs host:port in ssrf.allow', async () => {
+    const strict = createActivities({ env: { SMTP_USER: 'mailer', SMTP_PASSWORD: PASSWORD }, log: logs.log, breaker: new InMemoryBreakerStore(), ssrf: { allow: [] } });
+    const otherPort = createActivities({ env: { SMTP_USER: 'mailer', SMTP_PASSWORD: PASSWORD }, log: logs.log, breaker: new InMemoryBreakerStore(), ssrf: { allow: ['127.0.0.1:25'] } });
+    try {
+      const blocked = (await activityEnv().run(strict.runEmail, { event: orderEvent(), action: email() }).catch((e: unknown) => e)) as ApplicationFailure;
+      expect(blocked).toMatchObject({ type: 'SsrfBlocked', nonRetryable: true });
+      expect(blocked.message).toContain(`add 127.0.0.1:${smtp.port} to ssrf.allow`);
+      await expect(activityEnv().run(otherPort.runEmail, { event: orderEvent(), action: email() })).rejects.toMatchObject({ type: 'SsrfBlocked' });
+      const named = (await activityEnv()
+        .run(strict.runEmail, { event: orderEvent(), action: email({ smtp: { host: 'localhost', port: smtp.port } }) })
+        .catch((e: unknown) => e)) as ApplicationFailure;
+      expect(named).toMatchObject({ type: 'SsrfBlocked' });
+      expect(smtp.messages).toHaveLength(0);
+    } finally {
+      await closeActivities(strict);
+      await closeActivities(otherPort);
+    }
   });
 
   it('refuses CR/LF in a rendered subject', async () => {

@@ -155,7 +155,7 @@ describe('runWebhook against a local receiver', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
-  it('aborts a response larger than max_response_bytes', async () => {
+  it('keeps at most max_response_bytes of a 2xx answer and succeeds', async () => {
     receiver.respond((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       const chunk = Buffer.alloc(16 * 1024, 120);
@@ -169,17 +169,22 @@ describe('runWebhook against a local receiver', () => {
       };
       pump();
     });
-    const f = await failure(activityEnv().run(acts.runWebhook, { event: orderEvent(), action: hook({ max_response_bytes: 64 * 1024 }) }));
-    expect(f).toMatchObject({ type: 'ResponseTooLarge', nonRetryable: true });
-    expect(f.message).toContain('65536 bytes');
+    // A 2xx answer is a success whatever its length: what is kept is cut at max_response_bytes.
+    const big = await activityEnv().run(acts.runWebhook, { event: orderEvent(), action: hook({ max_response_bytes: 64 * 1024 }) });
+    expect(big).toMatchObject({ status_code: 200, response_bytes: 64 * 1024, response_truncated: true });
 
     receiver.respond((_req, res) => {
       res.writeHead(200, { 'content-length': String(10_000) });
       res.end(Buffer.alloc(10_000));
     });
-    expect(await failure(activityEnv().run(acts.runWebhook, { event: orderEvent(), action: hook({ max_response_bytes: 1000 }) }))).toMatchObject({
-      type: 'ResponseTooLarge',
+    expect(await activityEnv().run(acts.runWebhook, { event: orderEvent(), action: hook({ max_response_bytes: 1000 }) })).toMatchObject({
+      status_code: 200,
+      response_bytes: 1000,
+      response_truncated: true,
     });
+    const small = await activityEnv().run(acts.runWebhook, { event: orderEvent(), action: hook({ max_response_bytes: 20_000 }) });
+    expect(small).toMatchObject({ response_bytes: 10_000 });
+    expect(small).not.toHaveProperty('response_truncated');
   });
 
   it('times out retryably', async () => {
