@@ -2,6 +2,7 @@
  * The process environment, validated once. Every variable is optional except DATABASE_URL; an
  * empty value counts as unset, which is how shells and compose files usually "unset" a variable.
  */
+import { DEFAULT_WORKFLOW_ID_PREFIX } from '../contract';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ConfigIssue } from './errors';
@@ -142,7 +143,7 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: variable<string | null>(hostPort, null),
   TEMPORAL_NAMESPACE: variable(name(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'a Temporal namespace name'), 'default'),
   TEMPORAL_TASK_QUEUE: variable(name(/^\S{1,255}$/, 'a task queue name without spaces'), 'fraiseql-observers'),
-  WORKFLOW_ID_PREFIX: variable(name(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : or -'), 'fraiseql-event'),
+  WORKFLOW_ID_PREFIX: variable(name(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : or -'), DEFAULT_WORKFLOW_ID_PREFIX),
   MAX_STARTS_IN_FLIGHT: variable(positive(100_000), 64),
   REDIS_URL: variable<string | null>(url(['redis', 'rediss']), null),
   ELASTICSEARCH_URL: variable<string | null>(url(['http', 'https']), null),

@@ -139,3 +139,10 @@ export interface ProcessChangeEventResult {
   /** Present on a DLQ retry run. */
   retryNumber?: number;
 }
+
+/**
+ * The largest workflow input the listener starts, as JSON bytes: the payload size a Temporal
+ * cluster accepts by default (2 MB per blob). A bigger event is recorded as a bad row instead of
+ * being retried forever.
+ */
+export const MAX_WORKFLOW_INPUT_BYTES = 2 * 1024 * 1024;

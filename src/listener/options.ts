@@ -2,6 +2,7 @@
 import type { ClientConfig, Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { DEFAULT_WORKFLOW_ID_PREFIX } from '../contract';
 import type { ListenerMetrics } from '../metrics/registry';
 import type { RowHandler, WorkflowStarter } from './types';
 
@@ -74,7 +75,7 @@ export function resolveListenerOptions(o: ListenerOptions, hostname: string): Re
     listenerId: o.listenerId,
     handler: o.handler,
     starter: o.starter,
-    workflowIdPrefix: o.workflowIdPrefix ?? 'fraiseql-event',
+    workflowIdPrefix: o.workflowIdPrefix ?? DEFAULT_WORKFLOW_ID_PREFIX,
     batchSize: o.batchSize ?? 500,
     pollIntervalMs: o.pollIntervalMs ?? 1000,
     maxStartsInFlight: o.maxStartsInFlight ?? 64,

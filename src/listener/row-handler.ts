@@ -10,7 +10,7 @@
 import { BadRowError, rowToEvent, type RowToEventOptions } from '../events/map-row';
 import { matchEvent, type CompiledObservers } from '../events/match';
 import type { ChangeEvent } from '../events/types';
-import type { ProcessChangeEventInput } from '../contract';
+import { DEFAULT_WORKFLOW_ID_PREFIX, MAX_WORKFLOW_INPUT_BYTES, workflowIdOf, type ProcessChangeEventInput } from '../contract';
 import type { RowHandler } from './types';
 
 export interface RowHandlerOptions {
@@ -21,6 +21,8 @@ export interface RowHandlerOptions {
   workflowIdPrefix?: string;
   /** Entities whose last ordered workflow is remembered (least recently used forgotten first). Default 100,000. */
   maxOrderedEntities?: number;
+  /** Largest workflow input started, in JSON bytes; default {@link MAX_WORKFLOW_INPUT_BYTES}. */
+  maxInputBytes?: number;
 }
 
 /**
@@ -68,9 +70,29 @@ export class EntityOrderTracker {
   }
 }
 
+/**
+ * Why a workflow input cannot be started, or undefined when it can. Temporal stores the input as
+ * JSON: a document nested too deeply for JSON serialisation, or larger than a cluster accepts,
+ * would otherwise be retried forever and hold the checkpoint.
+ */
+export function workflowInputProblem(payload: ProcessChangeEventInput, maxBytes = MAX_WORKFLOW_INPUT_BYTES): { reason: string; message: string } | undefined {
+  let json: string;
+  try {
+    json = JSON.stringify(payload);
+  } catch (err) {
+    const why = err instanceof RangeError ? 'its JSON is nested too deeply' : (err as Error).message;
+    return { reason: 'unconvertible_event', message: `the event cannot become a workflow input: ${why}` };
+  }
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) {
+    return { reason: 'event_too_large', message: `the event is ${bytes} bytes as workflow input; the limit is ${maxBytes} bytes (Temporal's payload size)` };
+  }
+  return undefined;
+}
+
 /** Build the synchronous handler the listener calls for every row it reads. */
 export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOptions = {}): RowHandler {
-  const prefix = opts.workflowIdPrefix ?? 'fraiseql-event';
+  const prefix = opts.workflowIdPrefix ?? DEFAULT_WORKFLOW_ID_PREFIX;
   const order = new EntityOrderTracker(opts.maxOrderedEntities);
   const handle: RowHandler = (row) => {
     let event;
@@ -84,8 +106,10 @@ export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOp
     for (const e of conditionErrors) opts.onConditionError?.(e.observer, event.id, e.message);
     if (matches.length === 0) return { kind: 'skip' };
     const payload: ProcessChangeEventInput = { event, matches, conditionErrors, readAt: new Date().toISOString() };
+    const problem = workflowInputProblem(payload, opts.maxInputBytes);
+    if (problem !== undefined) return { kind: 'bad', reason: problem.reason, message: `change-log row ${row.pk}: ${problem.message}` };
     if (matches.some((m) => m.ordering === 'per_entity')) {
-      const predecessor = order.next(event, `${prefix}:${event.id}`);
+      const predecessor = order.next(event, workflowIdOf(event.id, prefix));
       if (predecessor !== undefined) payload.predecessorWorkflowId = predecessor;
     }
     const observers = matches.map((m) => m.observer);
@@ -109,7 +133,7 @@ export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOp
       } catch {
         continue;
       }
-      if (matchEvent(event, compiled).matches.some((m) => m.ordering === 'per_entity')) order.next(event, `${prefix}:${event.id}`);
+      if (matchEvent(event, compiled).matches.some((m) => m.ordering === 'per_entity')) order.next(event, workflowIdOf(event.id, prefix));
     }
   };
   return handle;

@@ -6,6 +6,7 @@
  */
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
+import { workflowIdOf } from '../contract';
 import type { AdvisoryKey } from '../db/advisory';
 import type { ChangeLogRow } from '../events/types';
 import type { ListenerMetrics } from '../metrics/registry';
@@ -257,7 +258,7 @@ export class LeaderTerm {
     }
     let task: Promise<boolean>;
     if (decision.kind === 'start') {
-      const workflowId = `${this.d.options.workflowIdPrefix}:${decision.event.id}`;
+      const workflowId = workflowIdOf(decision.event.id, this.d.options.workflowIdPrefix);
       const before = decision.startAfter === undefined ? undefined : this.startsInFlight.get(decision.startAfter);
       const d = decision;
       // The predecessor holds a slot already (it was dispatched first), so waiting here cannot deadlock.
@@ -286,7 +287,7 @@ export class LeaderTerm {
 
   /** Start until acknowledged; false when the term ended first (the row stays unacknowledged). */
   private async startWorkflow(row: ChangeLogRow, d: StartDecision): Promise<boolean> {
-    const workflowId = `${this.d.options.workflowIdPrefix}:${d.event.id}`;
+    const workflowId = workflowIdOf(d.event.id, this.d.options.workflowIdPrefix);
     const ctx = { eventId: d.event.id, workflowId, position: row.pk };
     for (let attempt = 0; ; attempt++) {
       if (this.signal.aborted) return false;
@@ -301,6 +302,12 @@ export class LeaderTerm {
         if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ ...ctx, result }, result === 'started' ? 'workflow started' : 'workflow already started (dedup skip)');
         return true;
       } catch (err) {
+        const rejected = rejectedInput(err);
+        if (rejected !== undefined) {
+          // Retrying would send the same input again: record the row as bad and move on.
+          this.d.metrics.badRows.inc({ reason: 'start_rejected' });
+          return this.recordBad(row, { kind: 'bad', reason: 'start_rejected', message: `change-log row ${row.pk}: Temporal refused the workflow input: ${rejected}` });
+        }
         this.d.metrics.startFailures.inc();
         this.startsFailing = true;
         this.noteError(`workflow start failed for ${workflowId}: ${String((err as Error)?.message ?? err)}`, ctx, attempt);
@@ -487,4 +494,18 @@ export class LeaderTerm {
       this.d.logger.warn({ err: { message: err.message } }, 'checkpoint history pruning failed'),
     );
   }
+}
+
+/**
+ * The reason when a start failed because of its input (it cannot be converted, or the server
+ * refuses it as invalid, e.g. over the payload size), not because Temporal is unavailable.
+ */
+function rejectedInput(err: unknown): string | undefined {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown; cause?: { code?: unknown } } | null;
+  const message = String(e?.message ?? err);
+  if (e?.name === 'ValueError' || e?.name === 'PayloadConverterError') return message;
+  // gRPC INVALID_ARGUMENT about the input's size: sent again, it is refused again. Other invalid
+  // arguments (a search attribute the namespace lacks) are the cluster's setup and keep retrying.
+  if ((e?.code === 3 || e?.cause?.code === 3) && /size|too large|limit/i.test(message)) return message;
+  return undefined;
 }

@@ -86,6 +86,35 @@ describe('listener: bad rows, bad options, bad tables', () => {
     expect(conditionErrors).toEqual([['status_changes', "field_changed('status') needs the pre-image (object_data_before), which this event does not have (at column 1)"]]);
   });
 
+  it('records an event that cannot become a workflow input (nested too deeply, over 2 MB) as a bad row and keeps going', async () => {
+    await db.pool.query(`CREATE TABLE public.big_log (id bigserial PRIMARY KEY, object_type text, object_id text, modification_type text, object_data text)`);
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    const large = JSON.stringify({ blob: 'x'.repeat(2_200_000) });
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO public.big_log (object_type, object_id, modification_type, object_data) VALUES
+         ('Order', 'o-1', 'INSERT', $1), ('Order', 'o-2', 'INSERT', $2), ('Order', 'o-3', 'INSERT', '{"status": "new"}')
+       RETURNING id::text`,
+      [deep, large],
+    );
+    const pk = rows.map((r) => r.id);
+    const config = parseConfig({ env: { DATABASE_URL: db.url }, text: OBSERVERS, source: 'observers.yaml' });
+    const handler = createRowHandler(compileObservers(config), { mapping: { table: 'public.big_log' } });
+    const starter = new RecordingStarter();
+    const listener = new ChangeLogListener({ connectionString: db.url, table: 'public.big_log', listenerId: 'big-rows', handler, starter, logger, pollIntervalMs: 100, checkpointIntervalMs: 10 });
+    try {
+      await listener.start();
+      await waitFor('the checkpoint past every row', async () => (await readCheckpoint(db.pool, 'big-rows'))?.lastProcessedId === pk[2]);
+    } finally {
+      await listener.stop();
+    }
+    expect(starter.size).toBe(1);
+    const recorded = (await listBadRows(db.pool, { listenerId: 'big-rows' })).sort((a, b) => Number(a.pk) - Number(b.pk));
+    expect(recorded.map((r) => [r.pk, r.reason, r.message])).toEqual([
+      [pk[0], 'unconvertible_event', `change-log row ${pk[0]}: the event cannot become a workflow input: its JSON is nested too deeply`],
+      [pk[1], 'event_too_large', expect.stringMatching(new RegExp(`^change-log row ${pk[1]}: the event is \\d+ bytes as workflow input; the limit is 2097152 bytes`))],
+    ]);
+  });
+
   it('rejects impossible options with a message naming the option', () => {
     const base: ListenerOptions = { connectionString: db.url, listenerId: 'x', handler: stubRowHandler, starter: new RecordingStarter() };
     expect(() => new ChangeLogListener({ ...base, batchSize: 0 })).toThrow('Listener option batchSize must be an integer in [1, 10000], got 0');
