@@ -121,6 +121,8 @@ export interface CircuitBreakerOptions {
   clock?: () => number;
   /** Called with the state seen after every decision and outcome (drives the gauge). */
   onState?: (target: string, state: BreakerStateName) => void;
+  /** Called for every refusal (whether the call then waits or fails). */
+  onRefused?: (target: string) => void;
   /** Called when the store fails; the call then goes ahead unguarded rather than being refused. */
   onStoreError?: (target: string, err: unknown) => void;
 }
@@ -163,6 +165,7 @@ export class CircuitBreaker {
     for (;;) {
       decision = await this.acquire(target);
       if (!decision || decision.allowed) break;
+      this.options.onRefused?.(target);
       const now = this.clock();
       if (!wait || now + decision.retryAfterMs > wait.until || wait.signal?.aborted) {
         const why = decision.state === 'open' ? 'is open' : 'is half-open and its probe calls are in flight';

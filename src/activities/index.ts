@@ -153,6 +153,7 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
   const breaker = new CircuitBreaker(deps.breaker, {
     clock,
     onState: (target, state) => metrics.breakerState(target, state),
+    onRefused: (target) => metrics.breakerRefusal(target),
     onStoreError: (target, err) => deps.log.warn({ target, err: messageOf(err) }, 'circuit breaker store unavailable; calling the target unguarded'),
   });
   const redisClients = new Map<string, Redis>();

@@ -8,9 +8,11 @@ import { BREAKER_STATE_VALUE, type BreakerStateName } from './breaker';
 export interface ActionMetrics {
   attempt(actionType: string, observer: string, seconds: number, errorType?: string): void;
   breakerState(target: string, state: BreakerStateName): void;
+  /** A call the breaker refused (the attempt then waited, or failed when its wait budget was spent). */
+  breakerRefusal(target: string): void;
 }
 
-const NOOP: ActionMetrics = { attempt: () => undefined, breakerState: () => undefined };
+const NOOP: ActionMetrics = { attempt: () => undefined, breakerState: () => undefined, breakerRefusal: () => undefined };
 
 /**
  * Returns recorders bound to `registry` (no-ops without one). Metrics already registered under the
@@ -36,6 +38,9 @@ export function actionMetrics(registry?: Registry): ActionMetrics {
   const breaker = reuse(registry, 'observer_circuit_breaker_state', () =>
     new Gauge({ name: 'observer_circuit_breaker_state', help: 'Circuit breaker state per target (0 closed, 1 open, 2 half-open)', labelNames: ['target'], registers: [registry] }),
   );
+  const refusals = reuse(registry, 'observer_circuit_breaker_refusals_total', () =>
+    new Counter({ name: 'observer_circuit_breaker_refusals_total', help: 'Calls refused by an open or half-open circuit breaker (not attempts: the attempt waits)', labelNames: ['target'], registers: [registry] }),
+  );
   return {
     attempt(actionType, observer, seconds, errorType) {
       executed.inc({ action_type: actionType, observer, status: errorType ? 'failure' : 'success' });
@@ -44,6 +49,9 @@ export function actionMetrics(registry?: Registry): ActionMetrics {
     },
     breakerState(target, state) {
       breaker.set({ target }, BREAKER_STATE_VALUE[state]);
+    },
+    breakerRefusal(target) {
+      refusals.inc({ target });
     },
   };
 }

@@ -60,7 +60,7 @@ ssrf:
     const breaker = newBreaker();
     pipeline = await startPipeline(services, { breaker, observers: observers(receiver.port) });
     const breakerTarget = `127.0.0.1:${receiver.port}`;
-    const circuitOpenFailures = () => counterValue(pipeline!.metrics, 'observer_actions_failed_total', { error_type: 'CircuitOpen' });
+    const refusals = () => counterValue(pipeline!.metrics, 'observer_circuit_breaker_refusals_total', { target: breakerTarget });
 
     // One event alone: its attempts are sequential, so nothing is in flight once the breaker opens.
     const [first] = await pipeline.insert([{ data: { n: 0 } }]);
@@ -71,7 +71,7 @@ ssrf:
 
     // More events while it is open: their attempts are refused by the breaker, not sent.
     const more = await pipeline.insert([1, 2, 3].map((n) => ({ data: { n } })));
-    await waitFor('three attempts refused by the open breaker', async () => (await circuitOpenFailures()) >= 3, 60_000, 20);
+    await waitFor('three calls refused by the open breaker', async () => (await refusals()) >= 3, 60_000, 20);
     const still = await breaker.inspect(breakerTarget, Date.now());
     // Same generation = no transition since it opened (no half-open probe has been let through).
     expect(still).toMatchObject({ state: 'open', generation: opened.generation });
@@ -99,7 +99,7 @@ ssrf:
     pipeline = await startPipeline(services, { breaker, observers: observers(port) });
     const breakerTarget = `127.0.0.1:${port}`;
     const networkErrors = () => counterValue(pipeline!.metrics, 'observer_actions_failed_total', { error_type: 'NetworkError' });
-    const circuitOpenFailures = () => counterValue(pipeline!.metrics, 'observer_actions_failed_total', { error_type: 'CircuitOpen' });
+    const refusals = () => counterValue(pipeline!.metrics, 'observer_circuit_breaker_refusals_total', { target: breakerTarget });
 
     const [first] = await pipeline.insert([{ data: { n: 0 } }]);
     await waitFor('the breaker to open', async () => (await breaker.inspect(breakerTarget, Date.now())).state === 'open', 60_000, 20);
@@ -110,7 +110,7 @@ ssrf:
     const receiver = await startHttpReceiver(undefined, { port });
     target = receiver;
     const more = await pipeline.insert([1, 2].map((n) => ({ data: { n } })));
-    await waitFor('attempts refused by the open breaker', async () => (await circuitOpenFailures()) >= 2, 60_000, 20);
+    await waitFor('calls refused by the open breaker', async () => (await refusals()) >= 2, 60_000, 20);
     expect(await breaker.inspect(breakerTarget, Date.now())).toMatchObject({ state: 'open', generation: opened.generation });
     expect(receiver.requests).toHaveLength(0);
 
@@ -118,5 +118,53 @@ ssrf:
     for (const row of events) expect((await pipeline.outcome(row.id)).status).toBe('completed');
     expect((await breaker.inspect(breakerTarget, Date.now())).state).toBe('closed');
     expect(receiver.requests.map((r) => r.headers['idempotency-key']).sort()).toEqual(events.map((r) => `${r.id}:notify:0`).sort());
+  });
+
+  it('an open breaker does not use up attempts: with the default retry policy, a target down for three open windows loses nothing', async () => {
+    let alive = false;
+    const delivered = new Map<string, number>();
+    const receiver = await startHttpReceiver((req, res) => {
+      if (!alive) {
+        res.statusCode = 503;
+        return void res.end('down');
+      }
+      const key = String(req.headers['idempotency-key']);
+      delivered.set(key, (delivered.get(key) ?? 0) + 1);
+      res.end('ok');
+    });
+    target = receiver;
+    // Short open windows so three of them pass quickly; the retry policy is the default (5 attempts).
+    const breaker = new InMemoryBreakerStore({ failureRateThreshold: 0.5, minimumCalls: 3, windowSize: 10, openDurationMs: 2500, halfOpenProbes: 1 });
+    pipeline = await startPipeline(services, {
+      breaker,
+      observers: `
+observers:
+  notify:
+    entity: "{{ENTITY}}"
+    events: [INSERT]
+    actions:
+      - type: webhook
+        url: "http://127.0.0.1:${receiver.port}/events"
+ssrf:
+  allow: ["127.0.0.1:${receiver.port}"]
+`,
+    });
+    const breakerTarget = `127.0.0.1:${receiver.port}`;
+    const events = await pipeline.insert(Array.from({ length: 3 }, (_, n) => ({ data: { n } })));
+    await waitFor('the breaker to open', async () => (await breaker.inspect(breakerTarget, Date.now())).state === 'open', 60_000, 20);
+    events.push(...(await pipeline.insert(Array.from({ length: 17 }, (_, n) => ({ data: { n: n + 3 } })))));
+    // Down for three open windows: each ends with one half-open probe, which fails and re-opens it.
+    const callsWhenOpened = receiver.requests.length;
+    await waitFor('three failed half-open probes', async () => receiver.requests.length >= callsWhenOpened + 3, 120_000, 50);
+    expect(await counterValue(pipeline.metrics, 'observer_circuit_breaker_refusals_total', { target: breakerTarget })).toBeGreaterThan(20);
+    alive = true;
+
+    for (const row of events) {
+      const outcome = await pipeline.outcome(row.id);
+      expect(outcome.status).toBe('completed');
+    }
+    expect(Object.fromEntries(delivered)).toEqual(Object.fromEntries(events.map((r) => [`${r.id}:notify:0`, 1])));
+    // No attempt ended because of a refusal.
+    expect(await counterValue(pipeline.metrics, 'observer_actions_failed_total', { error_type: 'CircuitOpen' })).toBe(0);
   });
 });
