@@ -23,6 +23,11 @@ async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   return err as ApplicationFailure;
 }
 
+/** An observers file with one observer `o` on Order UPDATE and these actions (YAML lines, indented). */
+function observersWith(actions: string): string {
+  return `observers:\n  o:\n    entity: Order\n    events: [UPDATE]\n    actions:\n${actions}`;
+}
+
 function parse(yaml: string): ObserversFile {
   const result = checkObserversYaml(yaml, 'observers.yaml');
   if ('issues' in result) throw new Error(JSON.stringify(result.issues));
@@ -61,16 +66,7 @@ describe('action defects (issue 10)', () => {
   const hook = (overrides: Partial<WebhookAction> = {}): WebhookAction => ({ type: 'webhook', key: 'o:0', method: 'POST', url: `${receiver.url}/hook`, ...overrides });
 
   it('1. headers_env headers are sent, with the value from the environment, and never logged', async () => {
-    const file = parse(`
-observers:
-  o:
-    entity: Order
-    events: [UPDATE]
-    actions:
-      - type: webhook
-        url: "${receiver.url}/hook"
-        headers_env: { Authorization: API_TOKEN }
-`);
+    const file = parse(observersWith(`      - { type: webhook, url: "${receiver.url}/hook", headers_env: { Authorization: API_TOKEN } }\n`));
     const [action] = snapshotsFor(file, orderEvent());
     expect(action).toMatchObject({ headers_env: { Authorization: 'API_TOKEN' } });
     const result = await activityEnv().run(acts.runAction, { event: orderEvent(), action: action! });
@@ -80,24 +76,12 @@ observers:
   });
 
   it('2. validation and rendering share one scope: old/new/customer_org_id render, a misspelled root is refused at load', async () => {
-    const file = parse(`
-observers:
-  o:
-    entity: Order
-    events: [UPDATE]
-    actions:
-      - type: webhook
-        url: "${receiver.url}/hook"
-        headers: { X-Change: "{{ old.status }} -> {{ new.status }} org={{ event.customer_org_id }}" }
-`);
+    const file = parse(observersWith(`      - { type: webhook, url: "${receiver.url}/hook", headers: { X-Change: "{{ old.status }} -> {{ new.status }} org={{ event.customer_org_id }}" } }\n`));
     const event = orderEvent({ customerOrgId: 'org-9' });
     await activityEnv().run(acts.runAction, { event, action: snapshotsFor(file, event)[0]! });
     expect(receiver.requests[0]!.headers['x-change']).toBe('paid -> shipped org=org-9');
 
-    const typo = checkObserversYaml(
-      `observers:\n  o:\n    entity: Order\n    events: [UPDATE]\n    actions:\n      - type: log\n        message: "{{ evnt.id }}"\n`,
-      'observers.yaml',
-    );
+    const typo = checkObserversYaml(observersWith('      - type: log\n        message: "{{ evnt.id }}"\n'), 'observers.yaml');
     expect(typo).toEqual({
       issues: [expect.objectContaining({ path: 'observers.o.actions[0].message', message: "invalid template: unknown variable 'evnt' (expected one of event, data, old, new, changes)" })],
     });
@@ -194,17 +178,12 @@ observers:
   });
 
   it('9. weak or mis-encoded Standard Webhooks secrets are refused at start and at run time', async () => {
-    const file = parse(`
-observers:
-  o:
-    entity: Order
-    events: [UPDATE]
-    actions:
-      - { type: webhook, url: "${receiver.url}/a", signing_secret_env: STD_WEAK, standard_webhooks: true }
-      - { type: webhook, url: "${receiver.url}/b", signing_secret_env: STD_BARE, standard_webhooks: true }
-      - { type: webhook, url: "${receiver.url}/c", signing_secret_env: STD_OK, standard_webhooks: true }
-      - { type: webhook, url: "${receiver.url}/d", signing_secret_env: PLAIN }
-`);
+    const file = parse(
+      observersWith(
+        ['STD_WEAK', 'STD_BARE', 'STD_OK'].map((v) => `      - { type: webhook, url: "${receiver.url}/a", signing_secret_env: ${v}, standard_webhooks: true }\n`).join('') +
+          `      - { type: webhook, url: "${receiver.url}/d", signing_secret_env: PLAIN }\n`,
+      ),
+    );
     const env = { STD_WEAK: 'whsec_!!!!', STD_BARE: 'c2VjcmV0LWtleS1ieXRlcy0wMTIzNDU2Nzg5YWJjZA==', STD_OK, PLAIN: 'any-fraiseql-secret' };
     expect(missingEnvReferences(file, env)).toEqual([
       { path: 'observers.o.actions[0].signing_secret_env', message: "environment variable STD_WEAK is not a Standard Webhooks secret: is not valid base64 after 'whsec_'" },

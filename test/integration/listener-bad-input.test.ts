@@ -40,6 +40,20 @@ describe('listener: bad rows, bad options, bad tables', () => {
     for (const r of roles) await r.drop();
   });
 
+  /** Runs a listener with a recording starter until its checkpoint reaches `lastPk`; returns what it started and recorded as bad. */
+  async function listenPast(o: Pick<ListenerOptions, 'table' | 'listenerId' | 'handler' | 'metrics'>, lastPk: string) {
+    const starter = new RecordingStarter();
+    const listener = new ChangeLogListener({ connectionString: db.url, starter, logger, pollIntervalMs: 100, checkpointIntervalMs: 10, ...o });
+    try {
+      await listener.start();
+      await waitFor('the checkpoint past every row', async () => (await readCheckpoint(db.pool, o.listenerId))?.lastProcessedId === lastPk);
+    } finally {
+      await listener.stop();
+    }
+    const recorded = (await listBadRows(db.pool, { listenerId: o.listenerId })).sort((a, b) => Number(a.pk) - Number(b.pk));
+    return { starter, recorded };
+  }
+
   it('records every kind of bad row with its message through the real mapper, and moves past them', async () => {
     // The guides' minimal table, with JSON kept as text so malformed documents can exist.
     await db.pool.query(`CREATE TABLE public.minimal_log (id bigserial PRIMARY KEY, object_type text, object_id text, modification_type text, object_data text)`);
@@ -62,16 +76,8 @@ describe('listener: bad rows, bad options, bad tables', () => {
       onConditionError: (observer, _eventId, message) => conditionErrors.push([observer, message]),
     });
     const registry = new Registry();
-    const starter = new RecordingStarter();
-    const listener = new ChangeLogListener({ connectionString: db.url, table: 'public.minimal_log', listenerId: 'bad-rows', handler, starter, logger, metrics: registry, pollIntervalMs: 100, checkpointIntervalMs: 10 });
-    try {
-      await listener.start();
-      await waitFor('the checkpoint past every row', async () => (await readCheckpoint(db.pool, 'bad-rows'))?.lastProcessedId === pk[6]);
-    } finally {
-      await listener.stop();
-    }
+    const { starter, recorded } = await listenPast({ table: 'public.minimal_log', listenerId: 'bad-rows', handler, metrics: registry }, pk[6]!);
     expect(starter.size).toBe(2);
-    const recorded = (await listBadRows(db.pool, { listenerId: 'bad-rows' })).sort((a, b) => Number(a.pk) - Number(b.pk));
     expect(recorded.map((r) => [r.pk, r.reason, r.message])).toEqual([
       [pk[1], 'unknown_modification_type', `change-log row ${pk[1]}: unknown modification_type 'EXPLODE' (expected INSERT, UPDATE, DELETE, CUSTOM, NOOP or READ)`],
       [pk[2], 'null_object_type', `change-log row ${pk[2]}: object_type is NULL; every row must name its entity type`],
@@ -99,16 +105,8 @@ describe('listener: bad rows, bad options, bad tables', () => {
     const pk = rows.map((r) => r.id);
     const config = parseConfig({ env: { DATABASE_URL: db.url }, text: OBSERVERS, source: 'observers.yaml' });
     const handler = createRowHandler(compileObservers(config), { mapping: { table: 'public.big_log' } });
-    const starter = new RecordingStarter();
-    const listener = new ChangeLogListener({ connectionString: db.url, table: 'public.big_log', listenerId: 'big-rows', handler, starter, logger, pollIntervalMs: 100, checkpointIntervalMs: 10 });
-    try {
-      await listener.start();
-      await waitFor('the checkpoint past every row', async () => (await readCheckpoint(db.pool, 'big-rows'))?.lastProcessedId === pk[2]);
-    } finally {
-      await listener.stop();
-    }
+    const { starter, recorded } = await listenPast({ table: 'public.big_log', listenerId: 'big-rows', handler }, pk[2]!);
     expect(starter.size).toBe(1);
-    const recorded = (await listBadRows(db.pool, { listenerId: 'big-rows' })).sort((a, b) => Number(a.pk) - Number(b.pk));
     expect(recorded.map((r) => [r.pk, r.reason, r.message])).toEqual([
       [pk[0], 'unconvertible_event', `change-log row ${pk[0]}: the event cannot become a workflow input: its JSON is nested too deeply`],
       [pk[1], 'event_too_large', expect.stringMatching(new RegExp(`^change-log row ${pk[1]}: the event is \\d+ bytes as workflow input; the limit is 2097152 bytes`))],

@@ -44,7 +44,8 @@ ssrf:
   // Opens after 3 calls of which half failed; stays open long enough to watch it on a loaded machine.
   const newBreaker = () => new InMemoryBreakerStore({ failureRateThreshold: 0.5, minimumCalls: 3, windowSize: 10, openDurationMs: 8000, halfOpenProbes: 1 });
 
-  it('opens on a dead target, calls nothing while open, and delivers every event after recovery', async () => {
+  /** A target answering 503 until revived, then counting deliveries per idempotency key. */
+  async function deadTarget(): Promise<{ receiver: HttpReceiver; delivered: Map<string, number>; revive(): void }> {
     let alive = false;
     const delivered = new Map<string, number>();
     const receiver = await startHttpReceiver((req, res) => {
@@ -56,6 +57,11 @@ ssrf:
       delivered.set(key, (delivered.get(key) ?? 0) + 1);
       res.end('ok');
     });
+    return { receiver, delivered, revive: () => void (alive = true) };
+  }
+
+  it('opens on a dead target, calls nothing while open, and delivers every event after recovery', async () => {
+    const { receiver, delivered, revive } = await deadTarget();
     target = receiver;
     const breaker = newBreaker();
     pipeline = await startPipeline(services, { breaker, observers: observers(receiver.port) });
@@ -78,7 +84,7 @@ ssrf:
     expect(receiver.requests.length).toBe(callsWhenOpened);
 
     // Recovery: the half-open probe succeeds, the breaker closes, every parked event is delivered.
-    alive = true;
+    revive();
     const events = [first!, ...more];
     for (const row of events) {
       const outcome = await pipeline.outcome(row.id);
@@ -121,17 +127,7 @@ ssrf:
   });
 
   it('an open breaker does not use up attempts: with the default retry policy, a target down for three open windows loses nothing', async () => {
-    let alive = false;
-    const delivered = new Map<string, number>();
-    const receiver = await startHttpReceiver((req, res) => {
-      if (!alive) {
-        res.statusCode = 503;
-        return void res.end('down');
-      }
-      const key = String(req.headers['idempotency-key']);
-      delivered.set(key, (delivered.get(key) ?? 0) + 1);
-      res.end('ok');
-    });
+    const { receiver, delivered, revive } = await deadTarget();
     target = receiver;
     // Short open windows so three of them pass quickly; the retry policy is the default (5 attempts).
     const breaker = new InMemoryBreakerStore({ failureRateThreshold: 0.5, minimumCalls: 3, windowSize: 10, openDurationMs: 2500, halfOpenProbes: 1 });
@@ -157,7 +153,7 @@ ssrf:
     const callsWhenOpened = receiver.requests.length;
     await waitFor('three failed half-open probes', async () => receiver.requests.length >= callsWhenOpened + 3, 120_000, 50);
     expect(await counterValue(pipeline.metrics, 'observer_circuit_breaker_refusals_total', { target: breakerTarget })).toBeGreaterThan(20);
-    alive = true;
+    revive();
 
     for (const row of events) {
       const outcome = await pipeline.outcome(row.id);
