@@ -22,11 +22,43 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts', 'test/workflow/workflows/**/*.ts'],
+    // Workflows and activities never import each other: both import the contract (src/contract/).
+    files: ['src/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: forbiddenInWorkflows.map((name) => ({ name, message: 'Workflow code is deterministic: no I/O or Node builtins; use an activity.' })),
-        patterns: [{ group: ['../activities/*', '!../activities/types'], allowTypeImports: true, message: 'Import activity types only (import type).' }],
+        patterns: [{ group: ['../activities', '../activities/*'], message: 'Workflows import the contract (../contract), never the activities.' }],
+      }],
+    },
+  },
+  {
+    files: ['test/workflow/workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: forbiddenInWorkflows.map((name) => ({ name, message: 'Workflow code is deterministic: no I/O or Node builtins; use an activity.' })),
+        patterns: [{ group: ['../activities/*'], allowTypeImports: true, message: 'Import activity types only (import type).' }],
+      }],
+    },
+  },
+  {
+    // The contract is imported by workflow code: types and constants only, no I/O, and only type
+    // imports from modules that are not workflow-safe (the config schema, for z.infer).
+    files: ['src/contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: forbiddenInWorkflows.map((name) => ({ name, message: 'The contract is workflow code: no I/O or Node builtins.' })),
+        patterns: [
+          { group: ['../config', '../config/*', '../events/*', '!../events/types'], allowTypeImports: true, message: 'The contract imports these as types only.' },
+          { group: ['../activities', '../activities/*', '../workflows', '../workflows/*', '../template', '../template/*'], message: 'The contract depends on nothing that runs.' },
+        ],
+      }],
+    },
+  },
+  {
+    files: ['src/activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['../workflows', '../workflows/*'], message: 'Activities import the contract (../contract), never the workflows.' }],
       }],
     },
   },

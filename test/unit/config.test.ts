@@ -31,7 +31,7 @@ describe('the example file', () => {
     const file = parseObserversYaml(readFileSync(EXAMPLE, 'utf8'), 'observers.yaml');
     expect(file.observers.map((o) => o.name)).toEqual(['order_shipped', 'vip_order_alert', 'product_cache', 'price_drop', 'audit_everything']);
     expect(file.observers.flatMap((o) => o.actions.map((a) => a.type))).toEqual(['webhook', 'email', 'slack', 'cache', 'database', 'log', 'log']);
-    expect(file.ssrf.allow).toEqual(['10.20.0.0/16', 'billing.internal.example.com']);
+    expect(file.ssrf.allow).toEqual(['10.20.0.0/16:443', 'billing.internal.example.com:443']);
   });
 
   it('names only environment variables for its secrets', () => {
