@@ -8,8 +8,8 @@ import { ErrorType, permanent } from './errors';
 const REDACTED = '[redacted]';
 /** Shorter values would redact ordinary words; such secrets are too weak to matter anyway. */
 const MIN_SCRUB_LENGTH = 4;
-/** A URL part shorter than this is not a secret on its own (`/services`, `v1`). */
-const MIN_URL_PART_LENGTH = 8;
+/** A URL part shorter than this is not a secret on its own (`services`, a workspace id). */
+const MIN_URL_PART_LENGTH = 10;
 
 /** Resolves secrets named in action config and scrubs them from outgoing text. */
 export class SecretScope {

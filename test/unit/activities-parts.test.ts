@@ -58,4 +58,14 @@ describe('SecretScope', () => {
     expect(scope.scrub('boom s3cr3t-value boom')).toBe('boom [redacted] boom');
     expect(() => scope.resolve('MISSING_ONE', 'SMTP password')).toThrow('SMTP password: environment variable MISSING_ONE is not set');
   });
+
+  it('scrubs the encodings of a secret, the parts of a secret URL and the SMTP login forms', () => {
+    const scope = new SecretScope({ SLACK: 'https://hooks.example/services/T1/B2/tokenValue123?sig=abcdef0123' });
+    scope.resolve('SLACK', 'Slack webhook URL');
+    scope.rememberLogin('mailer', 'pa55-word!');
+    const echoes = ['tokenValue123', 'abcdef0123', Buffer.from('pa55-word!').toString('base64'), encodeURIComponent('pa55-word!'), Buffer.from('pa55-word!').toString('hex'), Buffer.from('\u0000mailer\u0000pa55-word!').toString('base64')];
+    for (const echo of echoes) expect(scope.scrub(`remote said: ${echo}.`)).toBe('remote said: [redacted].');
+    // Short parts of the URL are not secrets on their own, and ordinary text is left alone.
+    expect(scope.scrub('POST /services failed for T1')).toBe('POST /services failed for T1');
+  });
 });

@@ -1,6 +1,7 @@
 import type { LookupAddress } from 'node:dns';
 import { ActionError } from '../../src/activities/errors';
 import { SsrfGuard, type Resolver } from '../../src/activities/ssrf';
+import { parseAllowEntry } from '../../src/activities/ssrf-allow';
 
 /** A resolver that answers from a script, one answer per call, and counts calls. */
 function scripted(...answers: LookupAddress[][]): Resolver & { calls: string[] } {
@@ -91,6 +92,46 @@ describe('SsrfGuard.check', () => {
     await expect(byName.check(new URL('http://hooks.internal/'))).resolves.toBeDefined();
     await expect(byName.check(new URL('http://a.b.corp.example/'))).resolves.toBeDefined();
     await expect(refusal(byName, 'http://corp.example.evil/')).resolves.toBeInstanceOf(ActionError);
+  });
+
+  it('allows only the port an entry names, for addresses, blocks, IPv6 and host names', async () => {
+    const guard = new SsrfGuard({
+      allow: ['127.0.0.1:9000', '10.0.0.0/8:443', '[::1]:8443', '[fd00::/8]:443', 'hooks.internal:8080', '*.corp.example:443'],
+      resolve: scripted([v4('192.168.9.9')]),
+    });
+    await expect(guard.check(new URL('http://127.0.0.1:9000/'))).resolves.toBeDefined();
+    await expect(guard.check(new URL('https://10.9.8.7/'))).resolves.toBeDefined();
+    await expect(guard.check(new URL('http://[::1]:8443/'))).resolves.toBeDefined();
+    await expect(guard.check(new URL('https://[fd00::5]/'))).resolves.toBeDefined();
+    await expect(guard.check(new URL('http://hooks.internal:8080/'))).resolves.toBeDefined();
+    await expect(guard.check(new URL('https://a.corp.example/'))).resolves.toBeDefined();
+    for (const url of ['http://127.0.0.1:6379/', 'http://127.0.0.1/', 'http://10.9.8.7/', 'http://[::1]:5432/', 'http://hooks.internal/', 'http://a.corp.example:8443/']) {
+      expect((await refusal(guard, url)).type).toBe('SsrfBlocked');
+    }
+    expect((await refusal(guard, 'http://127.0.0.1:6379/')).message).toBe(
+      'SSRF guard refused http://127.0.0.1:6379/: address 127.0.0.1 port 6379, a loopback address; add 127.0.0.1:6379 to ssrf.allow to permit it',
+    );
+    // Other destinations than URLs take the same rule.
+    await expect(guard.checkHost('127.0.0.1', 9000, 'SMTP 127.0.0.1:9000')).resolves.toMatchObject({ addresses: [v4('127.0.0.1')] });
+    await expect(guard.checkHost('127.0.0.1', 25, 'SMTP 127.0.0.1:25')).rejects.toMatchObject({ type: 'SsrfBlocked' });
+  });
+
+  it.each([
+    ['10.0.0.0/8', { kind: 'cidr', value: '10.0.0.0/8', port: null }],
+    ['10.0.0.0/8:443', { kind: 'cidr', value: '10.0.0.0/8', port: 443 }],
+    ['127.0.0.1:9000', { kind: 'cidr', value: '127.0.0.1', port: 9000 }],
+    ['fd00::/8', { kind: 'cidr', value: 'fd00::/8', port: null }],
+    ['[::1]:8443', { kind: 'cidr', value: '::1', port: 8443 }],
+    ['Hooks.Internal:443', { kind: 'host', value: 'hooks.internal', port: 443 }],
+    ['*.corp.example', { kind: 'suffix', value: '.corp.example', port: null }],
+    ['10.0.0.0/33', null],
+    ['127.0.0.1:0', null],
+    ['127.0.0.1:70000', null],
+    ['[::1', null],
+    ['http://x', null],
+    ['a b', null],
+  ])('parses the allowlist entry %s', (entry, expected) => {
+    expect(parseAllowEntry(entry)).toEqual(expected);
   });
 
   it('rejects an invalid allowlist entry at construction', () => {
