@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, Flags } from '../base';
 import { ConfigError, loadConfig, type Config } from '../../config';
+import { workflowIdOf } from '../../contract';
 import { DatabaseUnreachableError, explainConnectionError } from '../../db/errors';
 import { createPool } from '../../db/pool';
 import { compileObservers, explainMatch, type MatchOutcome } from '../../events/match';
@@ -102,7 +103,7 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
       });
     }
     const anyMatch = observers === null ? null : observers.some((o) => o.outcome === 'matched');
-    const workflowId = event && anyMatch !== false ? `${s.workflowIdPrefix}:${event.id}` : null;
+    const workflowId = event && anyMatch !== false ? workflowIdOf(event.id, s.workflowIdPrefix) : null;
     let temporal: DebugEventResult['temporal'];
     if (!workflowId) temporal = { reachable: null, skipped: event ? 'no observer matched: the listener starts no workflow' : 'bad row: no workflow' };
     else if (!this.flags.temporal) temporal = { reachable: null, skipped: '--no-temporal' };
