@@ -101,6 +101,13 @@ const webhook = strictMap({
     // A JSON body is parsed as the JSON-mode template it renders as (no `raw`, values encoded).
     const problem = templateProblem(action.body, 'json');
     if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['body'], message: problem });
+    else if (!/^\s*(\{\{|\{%|[[{"]|$)/.test(action.body)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['body'],
+        message: 'a webhook body is sent as JSON unless headers set a non-JSON Content-Type, and this one does not start like JSON (with {, [ or ")',
+      });
+    }
   }
   if (action.standard_webhooks && action.signing_secret_env === undefined) {
     ctx.addIssue({ code: 'custom', path: ['signing_secret_env'], message: 'required when standard_webhooks is true (the signature needs a secret)' });

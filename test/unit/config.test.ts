@@ -176,6 +176,21 @@ describe('parseObserversYaml: every problem with its path', () => {
       [{ path: 'observers.order_shipped.actions[0].body', message: 'invalid template: output "{{ data.x " not closed, line:1, col:1' }],
     ],
     [
+      'a JSON body that does not start like JSON',
+      withAction("type: webhook\nurl: https://example.com/a\nbody: 'hello {{ data.x }}'"),
+      [{ path: 'observers.order_shipped.actions[0].body', message: 'a webhook body is sent as JSON unless headers set a non-JSON Content-Type, and this one does not start like JSON (with {, [ or ")' }],
+    ],
+    [
+      'raw in a JSON body (it would skip the encoding)',
+      withAction("type: webhook\nurl: https://example.com/a\nbody: '{\"a\": {{ data.x | raw }}}'"),
+      [{ path: 'observers.order_shipped.actions[0].body', message: 'invalid template: undefined filter: raw, line:1, col:7' }],
+    ],
+    [
+      'an email address entry is a template or { list }',
+      withAction('type: email\nto: [{ lst: "{{ data.x }}" }]\nfrom: b@example.com\nsubject: s\nbody: b\nsmtp: { host: h, port: 25 }'),
+      [{ path: 'observers.order_shipped.actions[0].to[0]', message: 'expected an address template, or { list: <template> } for a comma-separated list of addresses' }],
+    ],
+    [
       'unknown template filter',
       withAction('type: email\nto: a@example.com\nfrom: b@example.com\nsubject: "{{ data.n | shout }}"\nbody: x\nsmtp: { host: h, port: 25 }'),
       [{ path: 'observers.order_shipped.actions[0].subject', message: 'invalid template: undefined filter: shout, line:1, col:1' }],
