@@ -7,9 +7,10 @@ import { type ServerClock } from './clock';
 import { makeEvent } from './history';
 import { type TaskQueues } from './matching';
 import {
-  alreadyExists, durationFromMs, enums, invalidArgument, notFound, optMs,
+  alreadyExists, durationFromMs, enums, invalidArgument, notFound, num, optMs,
 } from './proto';
-import { type RunHost, type RunStart, type TaskRef, WorkflowRun, DEFAULT_WORKFLOW_TASK_TIMEOUT_MS } from './run';
+import { type RunHost, type RunStart, type SavedRunState, type TaskRef, WorkflowRun, DEFAULT_WORKFLOW_TASK_TIMEOUT_MS } from './run';
+import { type HistoryEvent } from './history';
 import { type SearchAttributeType } from './visibility-query';
 
 const S = enums.WorkflowExecutionStatus;
@@ -48,6 +49,12 @@ export const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   KeywordList: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 };
 
+/** What a durable store needs to hear about (see store/). */
+export interface StoreHooks {
+  runChanged(ns: Namespace, run: WorkflowRun): void;
+  runRemoved(ns: Namespace, run: WorkflowRun): void;
+}
+
 export interface NamespaceOptions {
   name: string;
   retentionMs: number;
@@ -56,7 +63,10 @@ export interface NamespaceOptions {
 
 export class Namespace implements RunHost {
   readonly namespace: string;
-  readonly namespaceId = randomUUID();
+  /** Stable id; a durable store restores the one it saved. */
+  namespaceId: string = randomUUID();
+  /** Set when the server keeps its state in a durable store. */
+  hooks: StoreHooks | null = null;
   readonly searchAttributes = new Map<string, SearchAttributeType>(PREDEFINED_SEARCH_ATTRIBUTES);
   readonly runs = new Map<string, WorkflowRun>();
   private chains = new Map<string, string[]>();
@@ -98,6 +108,9 @@ export class Namespace implements RunHost {
   }
   onSearchAttributesChanged(): void {
     this.visibilityVersion++;
+  }
+  markDirty(run: WorkflowRun): void {
+    this.hooks?.runChanged(this, run);
   }
 
   continueAsNew(run: WorkflowRun, a: any, completedEventId: number): string {
@@ -319,12 +332,46 @@ export class Namespace implements RunHost {
       if (chain.length === 0) this.chains.delete(run.workflowId);
     }
     run.dispose();
+    this.hooks?.runRemoved(this, run);
     this.visibilityVersion++;
   }
 
   /** Number of retained closed runs (for tests and diagnostics). */
   get retainedClosed(): number {
     return this.closedQueue.length - this.closedHead;
+  }
+
+  /**
+   * Put runs read from a durable store back (oldest first): chains, retention queue and task ids
+   * as they were. Their timers and tasks are armed later by {@link WorkflowRun.resumeAfterRestart}.
+   */
+  restoreRuns(stored: ReadonlyArray<{ start: RunStart; events: HistoryEvent[]; saved: SavedRunState }>): WorkflowRun[] {
+    const restored: WorkflowRun[] = [];
+    const closed: WorkflowRun[] = [];
+    for (const r of stored) {
+      const first = r.events[0];
+      const startTime = first ? (num(first.eventTime.seconds) * 1000 + Math.floor(first.eventTime.nanos / 1e6)) : this.clock.now();
+      const run = new WorkflowRun(this, r.start, startTime);
+      run.restoreFromHistory(r.events, r.saved);
+      this.runs.set(run.runId, run);
+      let chain = this.chains.get(run.workflowId);
+      if (!chain) {
+        chain = [];
+        this.chains.set(run.workflowId, chain);
+      }
+      chain.push(run.runId);
+      for (const ev of r.events) if (ev.taskId >= this.taskIdSeq) this.taskIdSeq = ev.taskId + 1;
+      if (!run.isOpen) {
+        // Retention runs from the close time (the wall clock: a durable server never skips time).
+        run.closedAtWall = run.closeTime ?? Date.now();
+        closed.push(run);
+      }
+      restored.push(run);
+    }
+    closed.sort((a, b) => a.closedAtWall - b.closedAtWall);
+    this.closedQueue.push(...closed);
+    this.visibilityVersion++;
+    return restored;
   }
 
   disposeAll(): void {

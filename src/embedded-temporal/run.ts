@@ -8,7 +8,7 @@ import { type ServerClock, type TimerHandle } from './clock';
 import { attrs, approxSize, type HistoryEvent, makeEvent } from './history';
 import { type TaskQueues } from './matching';
 import {
-  durationFromMs, enums, failedPrecondition, invalidArgument, msFromDuration, notFound, num, optMs, tsFromMs,
+  durationFromMs, enums, failedPrecondition, invalidArgument, msFromDuration, msFromTs, notFound, num, optMs, tsFromMs,
 } from './proto';
 
 const E = enums.EventType;
@@ -33,6 +33,8 @@ export interface RunHost {
   onClosed(run: WorkflowRun): void;
   continueAsNew(run: WorkflowRun, a: any, completedEventId: number): string;
   onSearchAttributesChanged(run: WorkflowRun): void;
+  /** The run changed (event written, event buffered, activity attempt moved): the durable store saves it. */
+  markDirty(run: WorkflowRun): void;
 }
 
 export type TaskRef =
@@ -88,6 +90,8 @@ export interface ActivityState {
   timers: TimerHandle[];
   heartbeatTimer: TimerHandle | null;
   priority: unknown;
+  /** While in backoff: when the next attempt is dispatched (kept by the durable store). */
+  retryAt?: number;
 }
 
 interface PendingQuery {
@@ -159,7 +163,8 @@ export class WorkflowRun {
   private waiters = new Set<() => void>();
   private queries: PendingQuery[] = [];
 
-  constructor(private readonly host: RunHost, s: RunStart) {
+  /** `restoredStartTime`: the start time of a run rebuilt from a durable store after a restart. */
+  constructor(private readonly host: RunHost, s: RunStart, restoredStartTime?: number) {
     this.start = s;
     this.workflowId = s.workflowId;
     this.runId = s.runId;
@@ -168,7 +173,7 @@ export class WorkflowRun {
     this.taskQueue = s.taskQueue;
     this.memo = { ...s.memo };
     this.searchAttributes = { ...s.searchAttributes };
-    const now = host.clock.now();
+    const now = restoredStartTime ?? host.clock.now();
     this.startTime = now;
     this.executionTime = now + (s.firstWorkflowTaskBackoffMs ?? 0);
     this.requestIds.add(s.requestId);
@@ -256,6 +261,7 @@ export class WorkflowRun {
     this.history.push(ev);
     this.historyBytes += approxSize(ev);
     this.stateTransitions++;
+    this.host.markDirty(this);
     this.notify();
     return ev;
   }
@@ -265,6 +271,7 @@ export class WorkflowRun {
     if (!this.isOpen) return;
     if (this.wft.state === 'started') {
       this.buffered.push(...events);
+      this.host.markDirty(this);
       return;
     }
     for (const ev of events) this.writeResolved(ev);
@@ -766,6 +773,7 @@ export class WorkflowRun {
     if (!a || !this.isOpen || a.state !== 'scheduled' || a.attempt !== attempt) return null;
     const now = this.host.clock.now();
     this.setActState(a, 'started');
+    this.host.markDirty(this);
     a.startedTime = now;
     a.startedIdentity = identity;
     a.startedRequestId = randomUUID();
@@ -925,6 +933,8 @@ export class WorkflowRun {
     this.clearAttemptTimers(a, true);
     this.setActState(a, 'backoff');
     a.attempt++;
+    a.retryAt = now + delay;
+    this.host.markDirty(this);
     const attempt = a.attempt;
     a.timers.push(this.host.clock.after(delay, () => {
       if (this.isOpen && this.activities.get(a.scheduledEventId) === a && a.attempt === attempt && a.state === 'backoff') {
@@ -1087,6 +1097,270 @@ export class WorkflowRun {
     this.queries = [];
     this.notify();
   }
+
+  // ---------------------------------------------------------------- durable store (see store/)
+
+  /** The part of the run's state that no event records, for the durable store. */
+  savedState(): SavedRunState {
+    const out: SavedRunState = {};
+    if (this.buffered.length > 0) {
+      out.buffered = this.buffered.map((ev) => {
+        const ref = attrs(ev)._startedRef as HistoryEvent | undefined;
+        return { event: ev, startedRef: ref ? this.buffered.indexOf(ref) : -1 };
+      });
+    }
+    const acts: SavedActivity[] = [];
+    for (const a of this.activities.values()) {
+      acts.push({
+        scheduledEventId: a.scheduledEventId, attempt: a.attempt, state: a.state,
+        retryAt: a.state === 'backoff' ? a.retryAt : undefined,
+        lastFailure: a.lastFailure, heartbeatDetails: a.heartbeatDetails,
+        startedIdentity: a.startedIdentity || undefined,
+      });
+    }
+    if (acts.length > 0) out.activities = acts;
+    if (this.requestIds.size > 1) out.requestIds = [...this.requestIds].filter((r) => r !== this.start.requestId);
+    return out;
+  }
+
+  /**
+   * Rebuild the run from its stored history after a restart: status, memo and search attributes,
+   * the workflow task, pending activities and timers. Nothing is armed or dispatched until
+   * {@link resumeAfterRestart}.
+   */
+  restoreFromHistory(events: HistoryEvent[], saved: SavedRunState): void {
+    this.history = events;
+    this.historyBytes = events.reduce((n, ev) => n + approxSize(ev), 0);
+    this.stateTransitions = events.length;
+    for (const r of saved.requestIds ?? []) this.requestIds.add(r);
+    let wftScheduled: HistoryEvent | null = null;
+    let wftStarted: HistoryEvent | null = null;
+    let nextWftAttempt = 1;
+    const pendingActivities = new Map<number, HistoryEvent>();
+    const cancelRequests = new Map<number, number>();
+    const pendingTimers = new Map<string, HistoryEvent>();
+    for (const ev of events) {
+      const a = attrs(ev);
+      switch (ev.eventType) {
+        case E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED: wftScheduled = ev; wftStarted = null; break;
+        case E.EVENT_TYPE_WORKFLOW_TASK_STARTED: wftStarted = ev; break;
+        case E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+          this.previousStartedEventId = num(a.startedEventId);
+          wftScheduled = null; wftStarted = null; nextWftAttempt = 1;
+          break;
+        case E.EVENT_TYPE_WORKFLOW_TASK_FAILED: case E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+          nextWftAttempt = (wftScheduled ? num(attrs(wftScheduled).attempt) || 1 : 1) + 1;
+          wftScheduled = null; wftStarted = null;
+          break;
+        case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: pendingActivities.set(ev.eventId, ev); break;
+        case E.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED: cancelRequests.set(num(a.scheduledEventId), ev.eventId); break;
+        case E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: case E.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        case E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: case E.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+          pendingActivities.delete(num(a.scheduledEventId));
+          break;
+        case E.EVENT_TYPE_TIMER_STARTED: pendingTimers.set(String(a.timerId), ev); break;
+        case E.EVENT_TYPE_TIMER_FIRED: case E.EVENT_TYPE_TIMER_CANCELED: pendingTimers.delete(String(a.timerId)); break;
+        case E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED: this.cancelRequested = true; break;
+        case E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+          const fields = (a.searchAttributes as { indexedFields?: Record<string, unknown> } | undefined)?.indexedFields ?? {};
+          for (const [k, p] of Object.entries(fields)) {
+            if (isEmptyPayload(p)) delete this.searchAttributes[k];
+            else this.searchAttributes[k] = p;
+          }
+          break;
+        }
+        case E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED: {
+          const fields = (a.upsertedMemo as { fields?: Record<string, unknown> } | undefined)?.fields ?? {};
+          for (const [k, p] of Object.entries(fields)) {
+            if (isEmptyPayload(p)) delete this.memo[k];
+            else this.memo[k] = p;
+          }
+          break;
+        }
+        default: {
+          const status = CLOSE_STATUS[ev.eventType];
+          if (status !== undefined) {
+            this.status = status;
+            this.closeTime = msFromTs(ev.eventTime) ?? this.startTime;
+            if (ev.eventType === E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW) this.newExecutionRunId = String(a.newExecutionRunId ?? '');
+          }
+        }
+      }
+    }
+    if (!this.isOpen) return;
+
+    if (wftScheduled) {
+      const sa = attrs(wftScheduled);
+      this.wft.attempt = num(sa.attempt) || 1;
+      this.wft.scheduledEventId = wftScheduled.eventId;
+      this.wft.scheduledTime = msFromTs(wftScheduled.eventTime) ?? this.startTime;
+      this.wft.startedEventId = wftStarted ? wftStarted.eventId : 0;
+      this.wft.startedTime = wftStarted ? msFromTs(wftStarted.eventTime) ?? 0 : 0;
+      this.setWftState(wftStarted ? 'started' : 'scheduled');
+    } else {
+      this.wft.attempt = nextWftAttempt;
+    }
+    this.buffered = (saved.buffered ?? []).map((b) => b.event);
+    (saved.buffered ?? []).forEach((b, i) => {
+      if (b.startedRef >= 0) attrs(this.buffered[i]!)._startedRef = this.buffered[b.startedRef];
+    });
+
+    const savedActs = new Map((saved.activities ?? []).map((s) => [s.scheduledEventId, s]));
+    for (const ev of pendingActivities.values()) {
+      const a = attrs(ev);
+      const s = savedActs.get(ev.eventId);
+      const rp = (a.retryPolicy ?? {}) as any;
+      const scheduledAt = msFromTs(ev.eventTime) ?? this.startTime;
+      const cancelEventId = cancelRequests.get(ev.eventId);
+      const act: ActivityState = {
+        scheduledEventId: ev.eventId,
+        activityId: String(a.activityId),
+        activityType: String((a.activityType as { name?: string } | undefined)?.name ?? ''),
+        taskQueue: String((a.taskQueue as { name?: string } | undefined)?.name || this.taskQueue),
+        header: a.header ?? undefined,
+        input: a.input ?? undefined,
+        scheduleToCloseMs: optMs(a.scheduleToCloseTimeout as never),
+        scheduleToStartMs: optMs(a.scheduleToStartTimeout as never),
+        startToCloseMs: optMs(a.startToCloseTimeout as never),
+        heartbeatMs: optMs(a.heartbeatTimeout as never),
+        retryPolicy: {
+          initialIntervalMs: optMs(rp.initialInterval) ?? 1000,
+          backoffCoefficient: rp.backoffCoefficient && rp.backoffCoefficient >= 1 ? rp.backoffCoefficient : 2,
+          maximumIntervalMs: optMs(rp.maximumInterval) ?? (optMs(rp.initialInterval) ?? 1000) * 100,
+          maximumAttempts: rp.maximumAttempts ?? 0,
+          nonRetryableErrorTypes: [...(rp.nonRetryableErrorTypes ?? [])],
+        },
+        state: 'backoff',
+        attempt: s?.attempt ?? 1,
+        firstScheduledTime: scheduledAt,
+        attemptScheduledTime: scheduledAt,
+        startedTime: 0,
+        token: '',
+        startedIdentity: s?.startedIdentity ?? '',
+        startedRequestId: randomUUID(),
+        heartbeatDetails: s?.heartbeatDetails,
+        lastHeartbeatTime: 0,
+        lastFailure: s?.lastFailure,
+        cancelRequested: cancelEventId !== undefined,
+        cancelRequestedEventId: cancelEventId ?? 0,
+        timers: [],
+        heartbeatTimer: null,
+        priority: a.priority ?? undefined,
+        retryAt: s?.state === 'backoff' ? s.retryAt : undefined,
+      };
+      this.activities.set(act.scheduledEventId, act);
+      this.restoredActivityStates.set(act.scheduledEventId, s?.state ?? 'scheduled');
+    }
+    for (const [timerId, ev] of pendingTimers) {
+      const fireAt = (msFromTs(ev.eventTime) ?? this.startTime) + (msFromDuration(attrs(ev).startToFireTimeout as never) ?? 0);
+      this.timers.set(timerId, { startedEventId: ev.eventId, handle: { fireAt, cancel: () => undefined } });
+    }
+  }
+
+  private restoredActivityStates = new Map<number, ActState>();
+
+  /**
+   * Re-arm the timers of a restored open run and hand its work out again: a workflow task that
+   * was started when the previous server stopped times out at once (its worker's answer could
+   * not be accepted any more) and a new one is scheduled; an activity attempt that was running is
+   * treated like a start-to-close timeout of that attempt and retried at once when the policy
+   * allows; queued tasks and attempts are dispatched again; retry backoffs and timers fire at
+   * their original times (at once when those have passed).
+   */
+  resumeAfterRestart(): void {
+    if (!this.isOpen) return;
+    const clock = this.host.clock;
+    const deadline = this.runDeadline();
+    if (deadline !== null) this.runTimer = clock.at(deadline, () => this.timeOutRun());
+    for (const [timerId, t] of [...this.timers]) {
+      const startedEventId = t.startedEventId;
+      this.timers.set(timerId, { startedEventId, handle: clock.at(t.handle.fireAt, () => this.fireTimer(timerId, startedEventId)) });
+    }
+    for (const a of [...this.activities.values()]) {
+      const was = this.restoredActivityStates.get(a.scheduledEventId) ?? 'scheduled';
+      if (a.scheduleToCloseMs) {
+        a.timers.push(clock.at(a.firstScheduledTime + a.scheduleToCloseMs, () => this.activityTimedOut(a, TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, a.attempt)));
+      }
+      if (was === 'backoff') {
+        const attempt = a.attempt;
+        a.timers.push(clock.at(a.retryAt ?? clock.now(), () => {
+          if (this.isOpen && this.activities.get(a.scheduledEventId) === a && a.attempt === attempt && a.state === 'backoff') this.enqueueActivity(a);
+        }));
+      } else if (was === 'started') {
+        this.setActState(a, 'started');
+        a.startedTime = clock.now();
+        const failure = {
+          message: `activity attempt ${a.attempt} was running when the embedded Temporal server stopped`,
+          source: 'Server',
+          timeoutFailureInfo: { timeoutType: TT.TIMEOUT_TYPE_START_TO_CLOSE, lastHeartbeatDetails: a.heartbeatDetails ?? undefined },
+        };
+        if (a.cancelRequested) {
+          this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_CANCELED, {
+            details: a.heartbeatDetails ?? undefined, latestCancelRequestedEventId: a.cancelRequestedEventId, identity: a.startedIdentity,
+          }, true);
+        } else {
+          this.retryOrFinish(a, failure, null, 0, (retryState) => {
+            this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, { failure, retryState }, true);
+          });
+        }
+      } else {
+        this.enqueueActivity(a);
+      }
+    }
+    this.restoredActivityStates.clear();
+    if (this.wft.state === 'started') {
+      this.wft.token = 'restored';
+      this.timeOutWorkflowTask('restored');
+    } else if (this.wft.state === 'scheduled') {
+      const scheduledEventId = this.wft.scheduledEventId;
+      this.host.workflowQueues.add(queueKey(this.host.namespace, this.taskQueue), {
+        take: (identity) => this.startWorkflowTask(scheduledEventId, identity),
+      });
+    } else if (this.buffered.length > 0 || this.needsFirstTask()) {
+      const backoffUntil = this.executionTime;
+      if (this.needsFirstTask() && backoffUntil > clock.now()) {
+        this.firstTaskTimer = clock.at(backoffUntil, () => this.scheduleWorkflowTask());
+      } else {
+        this.flushBuffered();
+        this.scheduleWorkflowTask();
+      }
+    }
+  }
+
+  /** No workflow task was ever scheduled (the start had a first-task backoff). */
+  private needsFirstTask(): boolean {
+    return !this.history.some((ev) => ev.eventType === E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+  }
+}
+
+/** Status of a run closed by each close event type. */
+const CLOSE_STATUS: Record<number, number> = {
+  [E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED]: S.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+  [E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED]: S.WORKFLOW_EXECUTION_STATUS_FAILED,
+  [E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED]: S.WORKFLOW_EXECUTION_STATUS_CANCELED,
+  [E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED]: S.WORKFLOW_EXECUTION_STATUS_TERMINATED,
+  [E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT]: S.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+  [E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW]: S.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW,
+};
+
+/** One pending activity as the durable store keeps it (its scheduled event holds the rest). */
+export interface SavedActivity {
+  scheduledEventId: number;
+  attempt: number;
+  state: 'scheduled' | 'started' | 'backoff';
+  retryAt?: number;
+  lastFailure?: unknown;
+  heartbeatDetails?: unknown;
+  startedIdentity?: string;
+}
+
+/** What the durable store keeps of a run beside its history. */
+export interface SavedRunState {
+  /** Events held back while a workflow task ran; startedRef is the index of the ActivityTaskStarted an outcome refers to, or -1. */
+  buffered?: Array<{ event: HistoryEvent; startedRef: number }>;
+  activities?: SavedActivity[];
+  /** Signal / cancel request ids seen (for dedup), beside the start's own request id. */
+  requestIds?: string[];
 }
 
 const CLOSE_COMMANDS = new Set<number>([

@@ -9,6 +9,12 @@ import { DEFAULT_OPTIONS, type ServerOptions, ServerState } from './state';
 import { workflowServiceHandlers } from './workflow-service';
 import { testServiceHandlers } from './test-service';
 import { operatorServiceHandlers } from './operator-service';
+import { openDurableState, type PersistenceOptions } from './store/attach';
+import { type DurableStore } from './store/durable-store';
+import { redactUrl } from './store/leadership';
+import { DEFAULT_STORE_SCHEMA } from './store/schema';
+
+export { type PersistenceOptions };
 
 /** When set, every call is appended to this file (method, latency, outcome): a debugging aid. */
 const TRACE = process.env.EMBEDDED_TEMPORAL_TRACE_FILE;
@@ -37,6 +43,11 @@ export interface EmbeddedTemporalOptions extends Partial<ServerOptions> {
   port?: number;
   /** Called with unexpected handler errors (default: written to stderr). */
   onError?: (method: string, err: unknown) => void;
+  /**
+   * Keep the server's state in PostgreSQL (see store/): it survives restarts and crashes, and only
+   * one server serves a store at a time. Omitted: everything is in memory and lost at stop.
+   */
+  persistence?: PersistenceOptions;
 }
 
 export interface EmbeddedTemporal {
@@ -46,6 +57,11 @@ export interface EmbeddedTemporal {
   readonly namespace: string;
   /** The in-memory state (tests inspect retention and memory through it). */
   readonly state: ServerState;
+  /** Where the state is kept: null in memory, else the store's URL (password hidden) and schema. */
+  readonly persistence: { url: string; schema: string } | null;
+  /** The durable store, when there is one (tests and benchmarks read its counters). */
+  readonly store: DurableStore | null;
+  /** Stop serving; a durable server writes what is pending and gives its store up. */
   stop(): Promise<void>;
 }
 
@@ -53,6 +69,8 @@ function implementation(
   fullName: string,
   handlers: Record<string, UnaryHandler>,
   onError: (method: string, err: unknown) => void,
+  store: DurableStore | null = null,
+  afterCall?: (method: string) => void,
 ): grpc.UntypedServiceImplementation {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const name of methodNames(fullName)) {
@@ -69,6 +87,14 @@ function implementation(
         callback = ((err: any, r: any) => {
           appendFileSync(TRACE, `${new Date(t0).toISOString()} +${Date.now() - t0}ms ${name} ${err ? `ERR ${err.code} ${err.details}` : r && (r.taskToken?.length ? 'task' : '')} ${call.request?.taskQueue?.name ?? ''}\n`);
           orig(err, r);
+        }) as typeof callback;
+      }
+      if (store) {
+        // Durable: no answer (not even an error) leaves before the changes it follows are committed.
+        const answer = callback;
+        callback = ((err: any, r: any) => {
+          afterCall?.(name);
+          store.sync().then(() => answer(err, r), (e: unknown) => answer({ code: grpc.status.UNAVAILABLE, details: e instanceof Error ? e.message : String(e) }, null));
         }) as typeof callback;
       }
       try {
@@ -104,35 +130,68 @@ function implementation(
 
 /** Start the server in this process. */
 export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions = {}): Promise<EmbeddedTemporal> {
-  const opts: ServerOptions = { ...DEFAULT_OPTIONS, ...stripUndefined(options) };
-  const state = new ServerState(opts);
+  const { host: _h, port: _p, onError: _e, persistence, ...serverOptions } = options;
+  const opts: ServerOptions = { ...DEFAULT_OPTIONS, ...stripUndefined(serverOptions) };
   const onError = options.onError ?? ((method, err) => process.stderr.write(`embedded-temporal: ${method} failed: ${err instanceof Error ? err.stack : String(err)}\n`));
-  const server = new grpc.Server({
+  let server: grpc.Server | null = null;
+  let state: ServerState;
+  let store: DurableStore | null = null;
+  if (persistence) {
+    const onFatal = (err: Error) => {
+      // The store is gone (session lost, write failed): stop answering at once; the next server
+      // (this one restarted, or a standby) resumes from what was committed.
+      server?.forceShutdown();
+      if (persistence.onFatal) persistence.onFatal(err);
+      else process.stderr.write(`embedded-temporal: ${err.message}\n`);
+    };
+    ({ state, store } = await openDurableState(opts, persistence, onFatal));
+  } else {
+    state = new ServerState(opts);
+  }
+  const s = store;
+  // Operator calls and RegisterNamespace change namespaces or their search attributes in place.
+  const namespaceChange = s ? (method: string) => {
+    if (method === 'RegisterNamespace' || method === 'AddSearchAttributes' || method === 'RemoveSearchAttributes') s.namespacesChanged();
+  } : undefined;
+  server = new grpc.Server({
     'grpc.max_receive_message_length': 128 * 1024 * 1024,
     'grpc.max_send_message_length': 128 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
   });
-  server.addService(serviceDefinition(SERVICES.workflow), implementation(SERVICES.workflow, workflowServiceHandlers(state), onError));
-  server.addService(serviceDefinition(SERVICES.operator), implementation(SERVICES.operator, operatorServiceHandlers(state), onError));
-  server.addService(serviceDefinition(SERVICES.test), implementation(SERVICES.test, testServiceHandlers(state), onError));
+  server.addService(serviceDefinition(SERVICES.workflow), implementation(SERVICES.workflow, workflowServiceHandlers(state), onError, s, namespaceChange));
+  server.addService(serviceDefinition(SERVICES.operator), implementation(SERVICES.operator, operatorServiceHandlers(state), onError, s, namespaceChange));
+  server.addService(serviceDefinition(SERVICES.test), implementation(SERVICES.test, testServiceHandlers(state), onError, s));
   const host = options.host ?? '127.0.0.1';
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
-  });
+  const srv = server;
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      srv.bindAsync(`${host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    });
+  } catch (err) {
+    state.dispose();
+    await store?.close();
+    throw err;
+  }
   let stopped = false;
   return {
     address: `${host}:${port}`,
     port,
     namespace: opts.namespace,
     state,
+    persistence: persistence ? { url: redactUrl(persistence.url), schema: persistence.schema ?? DEFAULT_STORE_SCHEMA } : null,
+    store,
     async stop() {
       if (stopped) return;
       stopped = true;
       state.dispose();
+      // Changes made by calls already handled are written before the store is given up.
+      const closing = store?.close();
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
-        server.tryShutdown(() => { clearTimeout(t); resolve(); });
+        const t = setTimeout(() => { srv.forceShutdown(); resolve(); }, 2000);
+        srv.tryShutdown(() => { clearTimeout(t); resolve(); });
       });
+      await closing;
     },
   };
 }

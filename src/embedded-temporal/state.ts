@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { ServerClock } from './clock';
 import { TaskQueues } from './matching';
-import { Namespace } from './namespace';
+import { Namespace, type StoreHooks } from './namespace';
 import { type WorkflowRun } from './run';
 import { invalidArgument, notFound, optMs } from './proto';
 import { type SearchAttributeType } from './visibility-query';
@@ -25,6 +25,11 @@ export interface ServerOptions {
   serverVersion: string;
 }
 
+/** The durable store as the state sees it: run changes, and namespace or search-attribute changes. */
+export interface ServerStoreHooks extends StoreHooks {
+  namespacesChanged(): void;
+}
+
 export const DEFAULT_OPTIONS: ServerOptions = {
   namespace: 'default',
   timeSkipping: false,
@@ -43,6 +48,7 @@ export class ServerState {
   readonly clusterId = randomUUID();
   private namespaces = new Map<string, Namespace>();
   private sweeper: NodeJS.Timeout;
+  private store: ServerStoreHooks | null = null;
 
   constructor(readonly options: ServerOptions) {
     this.clock = new ServerClock(options.timeSkipping);
@@ -68,7 +74,22 @@ export class ServerState {
     const first = this.namespaces.values().next().value as Namespace | undefined;
     if (first) for (const [k, t] of first.searchAttributes) n.searchAttributes.set(k, t);
     this.namespaces.set(name, n);
+    if (this.store) {
+      n.hooks = this.store;
+      this.store.namespacesChanged();
+    }
     return n;
+  }
+
+  /** Keep this state in a durable store from now on (store/attach.ts). */
+  attachStore(store: ServerStoreHooks): void {
+    this.store = store;
+    for (const n of this.namespaces.values()) n.hooks = store;
+  }
+
+  /** True when the state is kept in a durable store, not only in memory. */
+  get durable(): boolean {
+    return this.store !== null;
   }
 
   /** Look up a namespace by name the way every request does. */

@@ -145,7 +145,7 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     }),
     GetClusterInfo: () => ({
       supportedClients: {}, serverVersion: state.options.serverVersion, clusterId: state.clusterId,
-      clusterName: 'embedded', historyShardCount: 1, persistenceStore: 'memory', visibilityStore: 'memory',
+      clusterName: 'embedded', historyShardCount: 1, persistenceStore: state.durable ? 'postgresql' : 'memory', visibilityStore: 'memory',
     }),
     DescribeNamespace: (req: any) => {
       const name = req.namespace || '';
@@ -154,7 +154,7 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
       return {
         namespaceInfo: {
           name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId,
-          description: 'embedded in-memory namespace',
+          description: state.durable ? 'embedded namespace (durable store)' : 'embedded in-memory namespace',
           capabilities: { eagerWorkflowStart: false, syncUpdate: false, asyncUpdate: false, workerPollCompleteOnShutdown: true },
         },
         config: { workflowExecutionRetentionTtl: durationFromMs(n.retentionMs) },

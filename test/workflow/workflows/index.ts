@@ -319,3 +319,17 @@ export async function replaySample(stage: number): Promise<string> {
   }
   return await acts.greet(`stage ${stage}`);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Durable server (kill -9 and restart)
+
+/** Runs `count` `durableStep` activities one after another; returns what they returned. */
+export async function durableSteps(count: number): Promise<string[]> {
+  const acts = proxyActivities<{ durableStep(i: number): Promise<string> }>({
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '100ms', maximumAttempts: 5 },
+  });
+  const out: string[] = [];
+  for (let i = 1; i <= count; i++) out.push(await acts.durableStep(i));
+  return out;
+}
