@@ -1,6 +1,12 @@
 -- The durable store of the embedded Temporal server (schema fraiseql_temporal). Generated from
 -- src/embedded-temporal/store/schema.ts; keep the two identical (test/unit/embedded-store-schema.test.ts).
-CREATE SCHEMA IF NOT EXISTS fraiseql_temporal;
+DO $store$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'fraiseql_temporal') THEN
+    CREATE SCHEMA fraiseql_temporal;
+  END IF;
+END
+$store$;
 
 -- Namespaces with their stable ids, retention and registered custom search attributes.
 CREATE TABLE IF NOT EXISTS fraiseql_temporal.namespaces (

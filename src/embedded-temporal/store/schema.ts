@@ -28,7 +28,15 @@ export function checkSchemaName(schema: string): string {
 /** The DDL of the store in `schema` (idempotent). */
 export function storeSchemaSql(schema: string): string {
   const s = checkSchemaName(schema);
-  return `CREATE SCHEMA IF NOT EXISTS ${s};
+  // The catalog is checked first so that a role without CREATE on the database can run this once
+  // the schema exists.
+  return `DO $store$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${s}') THEN
+    CREATE SCHEMA ${s};
+  END IF;
+END
+$store$;
 
 -- Namespaces with their stable ids, retention and registered custom search attributes.
 CREATE TABLE IF NOT EXISTS ${s}.namespaces (

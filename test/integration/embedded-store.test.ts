@@ -1,0 +1,150 @@
+/**
+ * The embedded server's durable store through the in-process API: group commits, what survives a
+ * stop and start (runs, request-id dedup, namespaces, search attributes), retention deleting rows,
+ * one server per store, and a server that loses its store's session stops answering.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { migrate } from '../../src/db/migrate';
+import { type EmbeddedTemporal, startEmbeddedTemporal } from '../../src/embedded-temporal';
+import { StoreBusyError } from '../../src/embedded-temporal/store/leadership';
+import { createTestDatabase, type TestDatabase, waitFor } from '../helpers/pg';
+
+jest.setTimeout(120_000);
+
+let db: TestDatabase;
+const servers: EmbeddedTemporal[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('embedded_store');
+  // The schema made by `migrate` is the one the server uses (it would create it itself otherwise).
+  await migrate({ pool: db.pool });
+});
+
+afterAll(async () => {
+  for (const s of servers) await s.stop().catch(() => undefined);
+  await db?.drop();
+});
+
+async function start(extra: Parameters<typeof startEmbeddedTemporal>[0] = {}): Promise<EmbeddedTemporal> {
+  const s = await startEmbeddedTemporal({ port: 0, ...extra, persistence: { url: db.url, ...extra.persistence } });
+  servers.push(s);
+  return s;
+}
+
+async function connect(s: EmbeddedTemporal): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: s.address });
+  return { client: new Client({ connection, namespace: 'default' }), connection };
+}
+
+describe('embedded Temporal server: durable store', () => {
+  it('in memory unless persistence is given', async () => {
+    const s = await startEmbeddedTemporal({ port: 0 });
+    try {
+      expect(s.persistence).toBeNull();
+      expect(s.store).toBeNull();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('groups concurrent starts into few commits, and every acknowledged start survives a restart', async () => {
+    let s = await start();
+    expect(s.persistence).toEqual({ url: db.url, schema: 'fraiseql_temporal' });
+    let { client, connection } = await connect(s);
+    const commitsBefore = s.store!.stats.commits;
+    const ids = Array.from({ length: 200 }, (_, i) => `group-${i}-${randomUUID()}`);
+    const requestId = randomUUID();
+    const handles = await Promise.all(ids.map((workflowId, i) => (i === 0
+      ? connection.workflowService.startWorkflowExecution({
+        namespace: 'default', workflowId, workflowType: { name: 'noWorker' }, taskQueue: { name: 'nobody-polls' }, requestId,
+      }).then((r) => ({ workflowId, runId: r.runId }))
+      : client.workflow.start('noWorker', { taskQueue: 'nobody-polls', workflowId }).then((h) => ({ workflowId, runId: h.firstExecutionRunId })))));
+    const commits = s.store!.stats.commits - commitsBefore;
+    expect(commits).toBeGreaterThan(0);
+    expect(commits).toBeLessThan(100);
+    const { rows } = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM fraiseql_temporal.runs WHERE workflow_id LIKE $1', ['group-%']);
+    expect(Number(rows[0]!.n)).toBe(200);
+
+    await connection.close();
+    await s.stop();
+    s = await start();
+    ({ client, connection } = await connect(s));
+    expect((await client.workflow.count('WorkflowType = "noWorker" AND ExecutionStatus = "Running"')).count).toBe(200);
+    // A retried start (same request id) is still recognised after the restart, a new one is rejected.
+    const again = await connection.workflowService.startWorkflowExecution({
+      namespace: 'default', workflowId: ids[0], workflowType: { name: 'noWorker' }, taskQueue: { name: 'nobody-polls' }, requestId,
+    });
+    expect(again.runId).toBe(handles[0]!.runId);
+    await expect(client.workflow.start('noWorker', { taskQueue: 'nobody-polls', workflowId: ids[1]! })).rejects.toThrow(/already/i);
+    const d = await client.workflow.getHandle(ids[2]!).describe();
+    expect(d.runId).toBe(handles[2]!.runId);
+    await connection.close();
+    await s.stop();
+  });
+
+  it('keeps namespaces and search attributes registered at run time', async () => {
+    let s = await start();
+    let { connection } = await connect(s);
+    await connection.workflowService.registerNamespace({ namespace: 'second', workflowExecutionRetentionPeriod: { seconds: 7200 } });
+    await connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { DurableTag: 2 } });
+    const before = await connection.workflowService.describeNamespace({ namespace: 'second' });
+    await connection.close();
+    await s.stop();
+
+    s = await start();
+    ({ connection } = await connect(s));
+    const after = await connection.workflowService.describeNamespace({ namespace: 'second' });
+    expect(after.namespaceInfo?.id).toBe(before.namespaceInfo?.id);
+    expect(Number(after.config?.workflowExecutionRetentionTtl?.seconds)).toBe(7200);
+    const listed = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+    expect(Object.keys(listed.customAttributes)).toContain('DurableTag');
+    const info = await connection.workflowService.getClusterInfo({});
+    expect(info.persistenceStore).toBe('postgresql');
+    await connection.close();
+    await s.stop();
+  });
+
+  it('deletes the rows of runs past retention', async () => {
+    const s = await start({ retentionMs: 500 });
+    const { client, connection } = await connect(s);
+    const workflowId = `short-${randomUUID()}`;
+    const h = await client.workflow.start('noWorker', { taskQueue: 'nobody-polls', workflowId });
+    await h.terminate('done');
+    const count = async () => Number((await db.pool.query<{ n: string }>(
+      'SELECT (SELECT count(*) FROM fraiseql_temporal.runs WHERE run_id = $1) + (SELECT count(*) FROM fraiseql_temporal.history WHERE run_id = $1) AS n',
+      [h.firstExecutionRunId],
+    )).rows[0]!.n);
+    expect(await count()).toBeGreaterThan(0);
+    await waitFor('the retained run to be swept from the store', async () => (await count()) === 0, 15_000, 100);
+    await connection.close();
+    await s.stop();
+  });
+
+  it('serves a store from one server only: a second one fails at once when told not to wait', async () => {
+    const s = await start();
+    const err = await startEmbeddedTemporal({ port: 0, persistence: { url: db.url, waitForLeadership: false } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreBusyError);
+    expect((err as Error).message).toMatch(new RegExp(`served by another embedded Temporal server \\(fraiseql-observers temporal-store pid ${process.pid}`));
+    await s.stop();
+    // Given up politely: the next one gets the store at once.
+    const next = await startEmbeddedTemporal({ port: 0, persistence: { url: db.url, waitForLeadership: false } });
+    servers.push(next);
+    await next.stop();
+  });
+
+  it('stops answering when its store session is lost, and never writes again', async () => {
+    let fatal: Error | null = null;
+    const s = await start({ persistence: { url: db.url, onFatal: (e) => { fatal = e; } } });
+    const { client, connection } = await connect(s);
+    await client.workflow.start('noWorker', { taskQueue: 'nobody-polls', workflowId: `before-${randomUUID()}` });
+    await db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'fraiseql-observers temporal-store%' AND datname = current_database()");
+    await waitFor('the server to notice', () => fatal !== null, 15_000, 50);
+    expect(String(fatal)).toMatch(/durable store's session ended/);
+    await expect(connection.withDeadline(Date.now() + 3000, () => client.workflow.start('noWorker', { taskQueue: 'nobody-polls', workflowId: `after-${randomUUID()}` })))
+      .rejects.toThrow();
+    const { rows } = await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM fraiseql_temporal.runs WHERE workflow_id LIKE 'after-%'");
+    expect(Number(rows[0]!.n)).toBe(0);
+    await connection.close();
+  });
+});
