@@ -4,6 +4,7 @@
  * one server per store, and a server that loses its store's session stops answering.
  */
 import { randomUUID } from 'node:crypto';
+import Long from 'long';
 import { Client, Connection } from '@temporalio/client';
 import { migrate } from '../../src/db/migrate';
 import { type EmbeddedTemporal, startEmbeddedTemporal } from '../../src/embedded-temporal';
@@ -86,7 +87,7 @@ describe('embedded Temporal server: durable store', () => {
   it('keeps namespaces and search attributes registered at run time', async () => {
     let s = await start();
     let { connection } = await connect(s);
-    await connection.workflowService.registerNamespace({ namespace: 'second', workflowExecutionRetentionPeriod: { seconds: 7200 } });
+    await connection.workflowService.registerNamespace({ namespace: 'second', workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(7200) } });
     await connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { DurableTag: 2 } });
     const before = await connection.workflowService.describeNamespace({ namespace: 'second' });
     await connection.close();

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { type WorkflowHandle, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTestDatabase, type TestDatabase, waitFor } from '../helpers/pg';
@@ -139,6 +139,49 @@ describe('durable embedded server', () => {
       await waiting.signal('finish', 'after restart');
       expect(await waiting.result()).toBe('after restart');
       expect(num(timerStarted.eventId)).toBeGreaterThan(0);
+    });
+  });
+
+  it('loses no acknowledged workflow when killed -9 again and again under load', async () => {
+    const client = env.client;
+    const tq = worker.taskQueue;
+    const acked: Array<WorkflowHandle> = [];
+    let loading = true;
+    let refused = 0;
+    const loader = async () => {
+      while (loading) {
+        try {
+          // A start the old server committed but could not answer is retried by the client with the
+          // same request id, and the new server answers it with the run it already has.
+          acked.push(await client.workflow.start('durableSteps', { taskQueue: tq, workflowId: uniqueWorkflowId('loop'), args: [3] }));
+        } catch {
+          refused++;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    await worker.run(async () => {
+      const loaders = [loader(), loader(), loader()];
+      for (let kill = 0; kill < 4; kill++) {
+        const before = acked.length;
+        // Kill at a different point of the load each time: after a few more acknowledged starts.
+        await waitFor('more acknowledged starts', () => acked.length >= before + 5 + kill * 3, 60_000, 5);
+        await server.kill9();
+        server = startServerProcess(db.url, port);
+        await server.listening;
+      }
+      loading = false;
+      await Promise.all(loaders);
+      const results = await Promise.all(acked.map((h) => h.result()));
+      for (const r of results) {
+        expect(r).toHaveLength(3);
+        r.forEach((v: string, i: number) => expect(v).toMatch(new RegExp(`^step${i + 1}#\\d+$`)));
+      }
+      expect(acked.length).toBeGreaterThanOrEqual(5 + 8 + 11 + 14);
+      expect(refused).toBeGreaterThanOrEqual(0);
+      // One run per acknowledged id, each completed once.
+      const completed = (await client.workflow.count(`WorkflowType = "durableSteps" AND ExecutionStatus = "Completed" AND TaskQueue = "${tq}"`)).count;
+      expect(completed).toBe(acked.length + 1);
     });
   });
 
