@@ -4,11 +4,17 @@ import type { SearchAttributeType } from '../../embedded-temporal/visibility-que
 
 /** `fraiseql-observers dev-server`: the embedded Temporal-compatible server on the wall clock. */
 export default class DevServer extends BaseCommand<typeof DevServer> {
-  static override summary = 'Run the embedded in-memory Temporal-compatible server (not durable)';
+  static override summary = 'Run the embedded Temporal-compatible server (in memory, or durable in PostgreSQL with --data)';
   static override description =
-    'Starts the gRPC server the Temporal SDK and CLI talk to, with all state in memory. Use it for development ' +
-    'and tests; point TEMPORAL_ADDRESS at a real cluster for production. Stops on SIGINT/SIGTERM.';
-  static override examples = ['<%= config.bin %> dev-server', '<%= config.bin %> dev-server --port 7233 --search-attribute EntityType=Keyword'];
+    'Starts the gRPC server the Temporal SDK and CLI talk to. By default all state is in memory and lost when it stops ' +
+    '(development and tests). With --data <postgres URL> it keeps its state in that database (schema --data-schema, ' +
+    'created when missing), resumes running workflows after a restart or crash, and serves the store alone: a second ' +
+    'dev-server on the same store stands by until the first stops. Stops on SIGINT/SIGTERM.';
+  static override examples = [
+    '<%= config.bin %> dev-server',
+    '<%= config.bin %> dev-server --port 7233 --search-attribute EntityType=Keyword',
+    '<%= config.bin %> dev-server --data postgres://localhost/app',
+  ];
 
   static override flags = {
     port: Flags.integer({ char: 'p', default: 7233, min: 0, max: 65535, summary: 'Port to listen on (0 = any free port)' }),
@@ -16,6 +22,8 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
     namespace: Flags.string({ char: 'n', default: 'default', summary: 'Namespace to create' }),
     'search-attribute': Flags.string({ multiple: true, summary: 'Register a custom search attribute, Name=Type (Keyword, KeywordList, Text, Int, Double, Bool, Datetime)' }),
     'retention-hours': Flags.integer({ default: 24, min: 0, summary: 'How long closed runs are kept' }),
+    data: Flags.string({ summary: 'PostgreSQL URL to keep the state in (durable); default: in memory' }),
+    'data-schema': Flags.string({ default: 'fraiseql_temporal', summary: 'Schema of the durable store (with --data)' }),
   };
 
   public async run(): Promise<{ address: string; namespace: string }> {
@@ -30,6 +38,9 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
         this.error(err instanceof Error ? err.message : String(err), { exit: 2 });
       }
     }
+    if (this.flags.data !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(this.flags['data-schema'])) {
+      this.error(`--data-schema: expected a lower-case SQL identifier (letters, digits, _), got ${JSON.stringify(this.flags['data-schema'])}`, { exit: 2 });
+    }
     let server;
     try {
       server = await startEmbeddedTemporal({
@@ -39,15 +50,26 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
         timeSkipping: false,
         searchAttributes,
         retentionMs: this.flags['retention-hours'] * 3600_000,
+        persistence: this.flags.data === undefined ? undefined : {
+          url: this.flags.data,
+          schema: this.flags['data-schema'],
+          onStandby: (holder) => this.logToStderr(`Standing by: ${holder} serves this store; taking over when it stops.`),
+          onFatal: (err) => {
+            this.logToStderr(`Stopped: ${err.message}`);
+            process.exit(1);
+          },
+        },
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
+      if (this.flags.data !== undefined && !/listen|bind|EADDRINUSE|No address added/i.test(msg)) this.error(`--data: ${msg}`, { exit: 1 });
       this.error(`could not listen on ${this.flags.ip}:${this.flags.port}: ${msg}`, { exit: 1 });
     }
-    const info = { address: server.address, namespace: server.namespace };
+    const info = { address: server.address, namespace: server.namespace, durable: server.persistence !== null };
     if (!this.jsonEnabled()) {
       this.log(`Embedded Temporal server listening on ${server.address} (namespace ${server.namespace})`);
-      this.log('State is in memory only: it is lost when this process stops. Press Ctrl-C to stop.');
+      if (server.persistence) this.log(`State is durable: PostgreSQL ${server.persistence.url}, schema ${server.persistence.schema}. Press Ctrl-C to stop.`);
+      else this.log('State is in memory only: it is lost when this process stops. Press Ctrl-C to stop.');
     } else {
       process.stdout.write(`${JSON.stringify(info)}\n`);
     }
