@@ -9,16 +9,24 @@
  * from /proc before and after the measured phase, so each row says how many CPU milliseconds one
  * workflow cost the server, the worker(s) and the client(s).
  *
+ * Rows marked "(durable)" run the server with `--data` on a fresh PostgreSQL database (state kept in
+ * PostgreSQL, every answer after its commit); their "database" CPU is the store session's backend
+ * process (the server and PostgreSQL must be on this machine for /proc to see it).
+ *
  * Env: BENCH_CONFIGS (comma-separated labels, or `all`; default: the short list), BENCH_WORKFLOWS
  * (measured workflows per row, default 2000), BENCH_WARMUP (default 600), BENCH_THREADS=1 (also print
  * the per-thread CPU split of the worker), BENCH_STATS=1 (also print server calls per workflow),
- * BENCH_SERVER_PROFILE=dir (run the server under `node --cpu-prof`, profiles written to dir).
+ * BENCH_SERVER_PROFILE=dir (run the server under `node --cpu-prof`, profiles written to dir),
+ * BENCH_DATABASE_URL (PostgreSQL server for the durable rows; default $DATABASE_URL, else
+ * postgres://postgres@127.0.0.1:5432/postgres — a database is created and dropped per row).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client as PgClient } from 'pg';
 import { bundleWorkflowCode, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { percentile, printTable } from './table';
 import { cpuSeconds, peakRssMiB, threadCpuSeconds, type ThreadGroup } from './proc';
@@ -34,6 +42,8 @@ interface BenchConfig {
   inFlight: number;
   options: Partial<WorkerOptions>;
   connection?: Partial<NativeConnectionOptions>;
+  /** Keep the server's state in PostgreSQL (`--data`) instead of memory. */
+  durable?: boolean;
 }
 
 /**
@@ -71,16 +81,24 @@ const CONFIGS: BenchConfig[] = [
   { ...rec, label: 'recommended 2 workers', workers: 2 },
   { ...rec, label: 'recommended local activities', workflowType: 'threeParallelLocal' },
   { ...rec, label: 'recommended local 2 workers', workflowType: 'threeParallelLocal', workers: 2 },
+  { ...base, label: 'SDK defaults (durable)', durable: true },
+  { ...rec, label: 'recommended (durable)', durable: true },
+  { ...rec, label: 'recommended local activities (durable)', workflowType: 'threeParallelLocal', durable: true },
 ];
 
-const SHORT_LIST = ['SDK defaults (1 loader)', 'recommended', 'recommended local activities'];
+/** Each in-memory row next to the same configuration with a durable server. */
+const SHORT_LIST = [
+  'SDK defaults (1 loader)', 'SDK defaults (durable)',
+  'recommended', 'recommended (durable)',
+  'recommended local activities', 'recommended local activities (durable)',
+];
 
 interface Row {
   config: BenchConfig;
   seconds: number;
   latencies: number[];
   failed: number;
-  cpu: { server: number; workers: number; loaders: number };
+  cpu: { server: number; database: number; workers: number; loaders: number };
   threads: Record<ThreadGroup, number>;
   serverRss: number;
   workerRss: number;
@@ -109,11 +127,44 @@ async function forkReady(file: string, args: string[]): Promise<ChildProcess> {
   return child;
 }
 
-async function startServer(port: number): Promise<{ proc: ChildProcess; stats(): Promise<Record<string, number>> }> {
+const BENCH_PG = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function onAdmin<T>(fn: (c: PgClient) => Promise<T>): Promise<T> {
+  const c = new PgClient({ connectionString: BENCH_PG });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A fresh database for one durable row; `drop()` removes it. */
+async function benchDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `bench_temporal_${randomBytes(4).toString('hex')}`;
+  await onAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+  const u = new URL(BENCH_PG);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), name, drop: () => onAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined) };
+}
+
+/** Backend pid of the durable server's store session (its CPU is the database's share). */
+async function storeBackendPid(database: string): Promise<number> {
+  return await onAdmin(async (c) => {
+    const { rows } = await c.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'fraiseql-observers temporal-store%'", [database],
+    );
+    if (!rows[0]) throw new Error(`no store session found in database ${database}`);
+    return rows[0].pid;
+  });
+}
+
+async function startServer(port: number, dataUrl?: string): Promise<{ proc: ChildProcess; stats(): Promise<Record<string, number>> }> {
   const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
   const profileDir = process.env.BENCH_SERVER_PROFILE;
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, serverPath, 'server', 'start-dev', '--port', String(port), '--namespace', 'default'], {
+  const data = dataUrl ? ['--data', dataUrl] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, serverPath, 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...data], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EMBEDDED_TEMPORAL_STATS: '1' },
   });
@@ -157,9 +208,11 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 async function runConfig(config: BenchConfig, bundlePath: string, n: number, warmup: number): Promise<Row> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const server = await startServer(port);
+  const db = config.durable ? await benchDatabase() : null;
+  const server = await startServer(port, db?.url);
   const children: ChildProcess[] = [];
   try {
+    const dbPid = db ? await storeBackendPid(db.name) : null;
     const taskQueue = 'bench-temporal';
     const workerCfg: WorkerProcessConfig = { address, taskQueue, bundlePath, options: config.options, connection: config.connection };
     const workers = await Promise.all(Array.from({ length: config.workers }, () => forkReady('temporal-worker.js', [JSON.stringify(workerCfg)])));
@@ -171,7 +224,8 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
 
     const pids = { server: [server.proc.pid!], workers: workers.map((w) => w.pid!), loaders: loaders.map((l) => l.pid!) };
     const cpuNow = () => ({
-      server: sum(pids.server.map(cpuSeconds)), workers: sum(pids.workers.map(cpuSeconds)), loaders: sum(pids.loaders.map(cpuSeconds)),
+      server: sum(pids.server.map(cpuSeconds)), database: dbPid === null ? 0 : cpuSeconds(dbPid),
+      workers: sum(pids.workers.map(cpuSeconds)), loaders: sum(pids.loaders.map(cpuSeconds)),
     });
     const threadsNow = () => threadCpuSeconds(pids.workers[0]!);
     const stats0 = await server.stats();
@@ -191,7 +245,7 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
     const row: Row = {
       config, seconds, failed, stats, threads,
       latencies: results.flatMap((r) => r.latencies).sort((a, b) => a - b),
-      cpu: { server: cpu1.server - cpu0.server, workers: cpu1.workers - cpu0.workers, loaders: cpu1.loaders - cpu0.loaders },
+      cpu: { server: cpu1.server - cpu0.server, database: cpu1.database - cpu0.database, workers: cpu1.workers - cpu0.workers, loaders: cpu1.loaders - cpu0.loaders },
       serverRss: peakRssMiB(server.proc.pid!),
       workerRss: Math.max(...pids.workers.map(peakRssMiB)),
     };
@@ -206,6 +260,7 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
   } finally {
     for (const c of children) c.kill('SIGKILL');
     server.proc.kill('SIGKILL');
+    await db?.drop();
   }
 }
 
@@ -253,16 +308,17 @@ async function main(): Promise<void> {
 function print(rows: Row[], n: number): void {
   const load = os.loadavg()[0]!;
   console.log(`\nEmbedded Temporal server — workflow of 3 parallel no-op activities, wall clock, ${n} workflows per row, ${os.cpus().length} cores (1-min load after the run: ${load.toFixed(2)})\n`);
-  console.log('CPU ms/wf = CPU milliseconds per completed workflow, per process kind (all threads; summed over processes of that kind).\n');
+  console.log('CPU ms/wf = CPU milliseconds per completed workflow, per process kind (all threads; summed over processes of that kind); database = the durable store\'s PostgreSQL backend.\n');
   printTable(
-    ['configuration', 'workers', 'loaders', 'in flight', 'workflows/s', 'p50 ms', 'p99 ms', 'CPU ms/wf server', 'CPU ms/wf worker', 'CPU ms/wf client', 'CPU ms/wf total', 'server peak RSS MiB', 'worker peak RSS MiB'],
+    ['configuration', 'workers', 'loaders', 'in flight', 'workflows/s', 'p50 ms', 'p99 ms', 'CPU ms/wf server', 'CPU ms/wf database', 'CPU ms/wf worker', 'CPU ms/wf client', 'CPU ms/wf total', 'server peak RSS MiB', 'worker peak RSS MiB'],
     rows.map((r) => {
       const done = r.latencies.length;
       const per = (s: number) => (s * 1000) / done;
       return [
         r.config.label + (r.failed ? ` (${r.failed} FAILED)` : ''), String(r.config.workers), String(r.config.loaders), String(r.config.inFlight), done / r.seconds,
         percentile(r.latencies, 50), percentile(r.latencies, 99),
-        per(r.cpu.server), per(r.cpu.workers), per(r.cpu.loaders), per(r.cpu.server + r.cpu.workers + r.cpu.loaders),
+        per(r.cpu.server), r.config.durable ? per(r.cpu.database) : '-', per(r.cpu.workers), per(r.cpu.loaders),
+        per(r.cpu.server + r.cpu.database + r.cpu.workers + r.cpu.loaders),
         r.serverRss, r.workerRss,
       ];
     }),
@@ -274,7 +330,7 @@ function print(rows: Row[], n: number): void {
   }
   if (process.env.BENCH_STATS === '1') {
     console.log('\nServer calls per workflow (measured phase)\n');
-    const keys = ['PollWorkflowTaskQueue:task', 'PollWorkflowTaskQueue:empty', 'RespondWorkflowTaskCompleted', 'PollActivityTaskQueue:task', 'eagerActivityTasks', 'RespondActivityTaskCompleted', 'GetWorkflowExecutionHistory'];
+    const keys = ['PollWorkflowTaskQueue:task', 'PollWorkflowTaskQueue:empty', 'RespondWorkflowTaskCompleted', 'PollActivityTaskQueue:task', 'eagerActivityTasks', 'RespondActivityTaskCompleted', 'GetWorkflowExecutionHistory', 'storeCommits'];
     printTable(['configuration', ...keys], rows.map((r) => [r.config.label, ...keys.map((k) => (r.stats[k] ?? 0) / r.latencies.length)]));
   }
 }

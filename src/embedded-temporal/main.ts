@@ -103,7 +103,10 @@ async function main(): Promise<void> {
   };
   stopping = stop;
   // Benchmarks read the call counters (EMBEDDED_TEMPORAL_STATS=1) with SIGUSR2: one JSON line on stderr.
-  process.on('SIGUSR2', () => process.stderr.write(`embedded-temporal-stats ${JSON.stringify(callStats)}\n`));
+  process.on('SIGUSR2', () => {
+    const store = server.store ? { storeCommits: server.store.stats.commits, storeEvents: server.store.stats.eventsWritten } : {};
+    process.stderr.write(`embedded-temporal-stats ${JSON.stringify({ ...callStats, ...store })}\n`);
+  });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
