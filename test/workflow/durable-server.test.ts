@@ -5,7 +5,7 @@
  * same history. A second server on the same store stands by and only serves once the first is gone.
  */
 import net from 'node:net';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type WorkflowHandle, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -30,7 +30,17 @@ const calls: StepCall[] = [];
 const hangStepTwo = new Set<string>();
 const others: ServerProcess[] = [];
 
+/** Attempts of `durableFlaky`: attempt number and when it failed or ran (wall clock, ms). */
+const flaky: Array<{ attempt: number; at: number }> = [];
+
 const activities = {
+  /** Fails its first two attempts. */
+  async durableFlaky(): Promise<string> {
+    const { attempt } = Context.current().info;
+    flaky.push({ attempt, at: Date.now() });
+    if (attempt < 3) throw ApplicationFailure.retryable(`attempt ${attempt} fails on purpose`, 'Flaky');
+    return `ok#${attempt}`;
+  },
   async durableStep(step: number): Promise<string> {
     const info = Context.current().info;
     const workflowId = info.workflowExecution?.workflowId ?? '';
@@ -95,6 +105,17 @@ describe('durable embedded server', () => {
 
       // A run waiting for a signal, for the duplicate start.
       const waiting = await client.workflow.start('waitForFinish', { taskQueue: tq, workflowId: uniqueWorkflowId('waiting') });
+      await waiting.signal('add', 'before the kill');
+
+      // An activity in retry backoff (3 s) after its first failure.
+      const retrying = await client.workflow.start('runActivity', {
+        taskQueue: tq, workflowId: uniqueWorkflowId('backoff'),
+        args: ['durableFlaky', [], { startToCloseTimeout: '30s', retry: { initialInterval: '3s', backoffCoefficient: 1, maximumAttempts: 5 } }],
+      });
+      await eventually(async () => {
+        const d = await retrying.describe();
+        expect(d.raw.pendingActivities?.[0]?.attempt).toBe(2);
+      }, { timeoutMs: 30_000, intervalMs: 50 });
       const stepsBefore = (await steps.fetchHistory()).events!;
 
       await server.kill9();
@@ -136,7 +157,14 @@ describe('durable embedded server', () => {
 
       await expect(client.workflow.start('waitForFinish', { taskQueue: tq, workflowId: waiting.workflowId }))
         .rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+      // The signal acknowledged before the kill was kept.
+      expect(await waiting.query('values')).toEqual(['before the kill']);
       await waiting.signal('finish', 'after restart');
+
+      // The backoff kept its attempt count and its deadline.
+      expect(await retrying.result()).toBe('ok#3');
+      expect(flaky.map((f) => f.attempt)).toEqual([1, 2, 3]);
+      expect(flaky[1]!.at - flaky[0]!.at).toBeGreaterThanOrEqual(2900);
       expect(await waiting.result()).toBe('after restart');
       expect(num(timerStarted.eventId)).toBeGreaterThan(0);
     });
