@@ -7,7 +7,7 @@ import { type ServerClock } from './clock';
 import { makeEvent } from './history';
 import { type TaskQueues } from './matching';
 import {
-  alreadyExists, durationFromMs, enums, invalidArgument, notFound, num, optMs,
+  alreadyExists, durationFromMs, enums, invalidArgument, msFromTs, notFound, optMs,
 } from './proto';
 import { type RunHost, type RunStart, type SavedRunState, type TaskRef, WorkflowRun, DEFAULT_WORKFLOW_TASK_TIMEOUT_MS } from './run';
 import { type HistoryEvent } from './history';
@@ -350,7 +350,7 @@ export class Namespace implements RunHost {
     const closed: WorkflowRun[] = [];
     for (const r of stored) {
       const first = r.events[0];
-      const startTime = first ? (num(first.eventTime.seconds) * 1000 + Math.floor(first.eventTime.nanos / 1e6)) : this.clock.now();
+      const startTime = (first ? msFromTs(first.eventTime) : null) ?? this.clock.now();
       const run = new WorkflowRun(this, r.start, startTime);
       run.restoreFromHistory(r.events, r.saved);
       this.runs.set(run.runId, run);

@@ -65,6 +65,27 @@ export interface StoreStats {
   eventsWritten: number;
 }
 
+/**
+ * Concatenates byte strings into one buffer; each is referred to by its offset and length
+ * (length -1 for null), which the statement cuts out again with substring().
+ */
+class BlobPacker {
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  add(b: Buffer | null): [number, number] {
+    if (b === null) return [0, -1];
+    const ref: [number, number] = [this.size, b.length];
+    this.parts.push(b);
+    this.size += b.length;
+    return ref;
+  }
+
+  finish(): Buffer {
+    return Buffer.concat(this.parts, this.size);
+  }
+}
+
 export class DurableStore implements ServerStoreHooks {
   private readonly tracks = new Map<string, Track>();
   private readonly dirty = new Map<string, { ns: Namespace; run: WorkflowRun }>();
@@ -258,8 +279,11 @@ export class DurableStore implements ServerStoreHooks {
 
   /** Build one statement for everything dirty now (synchronously, so it is a consistent cut). */
   private takeBatch(): { text: string; values: unknown[] } | null {
-    const r = { id: [] as string[], ns: [] as string[], wf: [] as string[], seq: [] as number[], req: [] as string[], meta: [] as (Buffer | null)[], state: [] as (Buffer | null)[], status: [] as number[], close: [] as (Date | null)[] };
-    const h = { id: [] as string[], first: [] as number[], last: [] as number[], events: [] as Buffer[] };
+    // Binary parts travel as one bytea parameter (sent in binary) with offsets and lengths: cheaper
+    // than bytea[] parameters, which node-pg turns into hex text.
+    const blob = new BlobPacker();
+    const r = { id: [] as string[], ns: [] as string[], wf: [] as string[], seq: [] as number[], req: [] as string[], meta: [] as Array<[number, number]>, state: [] as Array<[number, number]>, status: [] as number[], close: [] as (Date | null)[] };
+    const h = { id: [] as string[], first: [] as number[], last: [] as number[], events: [] as Array<[number, number]> };
     for (const { run } of this.dirty.values()) {
       const t = this.tracks.get(run.runId);
       if (!t) continue;
@@ -268,7 +292,7 @@ export class DurableStore implements ServerStoreHooks {
         h.id.push(run.runId);
         h.first.push(t.persisted + 1);
         h.last.push(run.history.length);
-        h.events.push(encodeEvents(fresh));
+        h.events.push(blob.add(encodeEvents(fresh)));
         t.persisted = run.history.length;
         this.stats.eventsWritten += fresh.length;
       }
@@ -280,8 +304,8 @@ export class DurableStore implements ServerStoreHooks {
         r.wf.push(run.workflowId);
         r.seq.push(t.seq);
         r.req.push(run.start.requestId);
-        r.meta.push(t.inserted ? null : encodeUserMetadata(run.start.userMetadata));
-        r.state.push(state);
+        r.meta.push(blob.add(t.inserted ? null : encodeUserMetadata(run.start.userMetadata)));
+        r.state.push(blob.add(state));
         r.status.push(run.status);
         r.close.push(run.closeTime !== null ? new Date(run.closeTime) : null);
         t.inserted = true;
@@ -304,15 +328,21 @@ export class DurableStore implements ServerStoreHooks {
       values.push(v);
       return `$${values.length}`;
     };
+    const b = r.id.length > 0 || h.id.length > 0 ? p(blob.finish()) : '';
+    const part = (i: string) => `CASE WHEN ${i}_len < 0 THEN NULL ELSE substring(${b}::bytea FROM ${i}_off + 1 FOR ${i}_len) END`;
+    const offs = (refs: Array<[number, number]>) => `${p(refs.map((x) => x[0]))}::int[], ${p(refs.map((x) => x[1]))}::int[]`;
     if (r.id.length > 0) {
       parts.push(`r AS (INSERT INTO ${s}.runs (run_id, namespace, workflow_id, seq, request_id, user_metadata, state, status, close_time)
-        SELECT * FROM unnest(${p(r.id)}::uuid[], ${p(r.ns)}::text[], ${p(r.wf)}::text[], ${p(r.seq)}::bigint[], ${p(r.req)}::text[],
-                             ${p(r.meta)}::bytea[], ${p(r.state)}::bytea[], ${p(r.status)}::smallint[], ${p(r.close)}::timestamptz[])
+        SELECT x.id, x.ns, x.wf, x.seq, x.req, ${part('x.meta')}, ${part('x.state')}, x.status, x.close
+          FROM unnest(${p(r.id)}::uuid[], ${p(r.ns)}::text[], ${p(r.wf)}::text[], ${p(r.seq)}::bigint[], ${p(r.req)}::text[],
+                      ${offs(r.meta)}, ${offs(r.state)}, ${p(r.status)}::smallint[], ${p(r.close)}::timestamptz[])
+               AS x(id, ns, wf, seq, req, meta_off, meta_len, state_off, state_len, status, close)
         ON CONFLICT (run_id) DO UPDATE SET state = EXCLUDED.state, status = EXCLUDED.status, close_time = EXCLUDED.close_time)`);
     }
     if (h.id.length > 0) {
       parts.push(`h AS (INSERT INTO ${s}.history (run_id, first_event_id, last_event_id, events)
-        SELECT * FROM unnest(${p(h.id)}::uuid[], ${p(h.first)}::int[], ${p(h.last)}::int[], ${p(h.events)}::bytea[]))`);
+        SELECT x.id, x.first, x.last, ${part('x.ev')}
+          FROM unnest(${p(h.id)}::uuid[], ${p(h.first)}::int[], ${p(h.last)}::int[], ${offs(h.events)}) AS x(id, first, last, ev_off, ev_len))`);
     }
     if (removed.length > 0) {
       const ids = p(removed);
