@@ -1188,6 +1188,19 @@ export class WorkflowRun {
       }
     }
     if (!this.isOpen) return;
+    // Outcomes held back while the workflow task ran already ended their activity or timer.
+    for (const b of saved.buffered ?? []) {
+      const a = attrs(b.event);
+      switch (b.event.eventType) {
+        case E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: case E.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        case E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: case E.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+          pendingActivities.delete(num(a.scheduledEventId));
+          break;
+        case E.EVENT_TYPE_TIMER_FIRED:
+          pendingTimers.delete(String(a.timerId));
+          break;
+      }
+    }
 
     if (wftScheduled) {
       const sa = attrs(wftScheduled);

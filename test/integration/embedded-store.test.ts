@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import Long from 'long';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { migrate } from '../../src/db/migrate';
 import { type EmbeddedTemporal, startEmbeddedTemporal } from '../../src/embedded-temporal';
 import { StoreBusyError } from '../../src/embedded-temporal/store/leadership';
@@ -22,8 +23,12 @@ beforeAll(async () => {
   await migrate({ pool: db.pool });
 });
 
+// A test that fails half-way must not leave the store held by its server for the next test.
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop().catch(() => undefined);
+});
+
 afterAll(async () => {
-  for (const s of servers) await s.stop().catch(() => undefined);
   await db?.drop();
 });
 
@@ -132,6 +137,63 @@ describe('embedded Temporal server: durable store', () => {
     const next = await startEmbeddedTemporal({ port: 0, persistence: { url: db.url, waitForLeadership: false } });
     servers.push(next);
     await next.stop();
+  });
+
+  it('after a crash, closes the started workflow task and writes the events it held back, and retries the running activity', async () => {
+    const ET = temporal.api.enums.v1.EventType;
+    const tq = `raw-${randomUUID()}`;
+    let s = await start();
+    let { client, connection } = await connect(s);
+    const svc = () => connection.workflowService;
+    const h = await client.workflow.start('rawWorkflow', { taskQueue: tq, workflowId: `raw-${randomUUID()}` });
+    const first = await svc().pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
+    await svc().respondWorkflowTaskCompleted({
+      namespace: 'default', taskToken: first.taskToken, identity: 'test',
+      commands: ['a1', 'a2'].map((activityId) => ({
+        commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_SCHEDULE_ACTIVITY_TASK,
+        scheduleActivityTaskCommandAttributes: {
+          activityId, activityType: { name: 'rawActivity' }, taskQueue: { name: tq },
+          startToCloseTimeout: { seconds: Long.fromNumber(60) }, retryPolicy: { maximumAttempts: 3 },
+        },
+      })),
+    });
+    const polled = [
+      await svc().pollActivityTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' }),
+      await svc().pollActivityTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' }),
+    ];
+    const act = polled.find((a) => a.activityId === 'a1')!;
+    expect(polled.map((a) => [a.activityId, a.attempt]).sort()).toEqual([['a1', 1], ['a2', 1]]);
+    // Activity a2 is running and a workflow task is started when the server dies;
+    // the activity's result and a signal arrive while that task runs (held back, not yet history).
+    await h.signal('poke');
+    const second = await svc().pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
+    expect(second.taskToken?.length).toBeGreaterThan(0);
+    await svc().respondActivityTaskCompleted({ namespace: 'default', taskToken: act.taskToken, identity: 'test' });
+    await h.signal('held back');
+    const beforeCrash = (await h.fetchHistory()).events!.length;
+    await connection.close();
+    s.store!.crash();
+    await s.stop();
+
+    s = await start();
+    ({ client, connection } = await connect(s));
+    const events = (await client.workflow.getHandle(h.workflowId).fetchHistory()).events!;
+    const tail = events.slice(beforeCrash).map((e) => ET[e.eventType!]);
+    expect(tail).toEqual([
+      'EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT', 'EVENT_TYPE_ACTIVITY_TASK_STARTED', 'EVENT_TYPE_ACTIVITY_TASK_COMPLETED',
+      'EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED', 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED',
+    ]);
+    const started = events[beforeCrash + 1]!;
+    const completed = events[beforeCrash + 2]!;
+    expect(Number(completed.activityTaskCompletedEventAttributes?.startedEventId)).toBe(Number(started.eventId));
+    expect(events[beforeCrash + 3]!.workflowExecutionSignaledEventAttributes?.signalName).toBe('held back');
+    const retried = await svc().pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
+    expect(retried.attempt).toBe(2);
+    // The attempt of a2 that was running counts as timed out: attempt 2 is dispatched at once.
+    const again = await svc().pollActivityTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
+    expect([again.activityId, again.attempt]).toEqual(['a2', 2]);
+    await connection.close();
+    await s.stop();
   });
 
   it('stops answering when its store session is lost, and never writes again', async () => {
