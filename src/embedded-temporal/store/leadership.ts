@@ -91,7 +91,8 @@ async function describeHolder(client: Client, classid: number, objid: number): P
     const { rows } = await client.query<{ pid: number; app: string | null; addr: string | null }>(
       `SELECT a.pid, a.application_name AS app, host(a.client_addr) AS addr
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1 AND l.granted`,
+        WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1 AND l.granted
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       [classid, objid],
     );
     const r = rows[0];
