@@ -19,12 +19,19 @@ export function describeStorage(s: EmbeddedStorage): string {
 export interface EmbeddedPersistence {
   url: string;
   schema?: string;
+  /** Told once when another server holds the store and this one waits to take over. */
+  onStandby?: (holder: string) => void;
+  /** The store failed while serving: the server stopped answering and the process must not go on. */
+  onFatal?: (err: Error) => void;
 }
 
+/** What the service does when the store stands by or fails. */
+export type PersistenceHooks = Pick<EmbeddedPersistence, 'onStandby' | 'onFatal'>;
+
 /** The server options for `storage`: `persistence` for PostgreSQL, nothing for memory. */
-export function persistenceOptions(storage: EmbeddedStorage): EmbeddedTemporalOptions & { persistence?: EmbeddedPersistence } {
+export function persistenceOptions(storage: EmbeddedStorage, hooks: PersistenceHooks = {}): EmbeddedTemporalOptions & { persistence?: EmbeddedPersistence } {
   if (storage.kind === 'memory') return {};
-  return { persistence: { url: storage.url, ...(storage.schema ? { schema: storage.schema } : {}) } };
+  return { persistence: { url: storage.url, ...(storage.schema ? { schema: storage.schema } : {}), ...hooks } };
 }
 
 /**

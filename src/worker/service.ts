@@ -143,7 +143,10 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     }
     closers.push({ name: 'metrics endpoint', close: () => metrics.close() });
 
-    const temporal = await connectTemporal(o, closers);
+    const temporal = await connectTemporal(o, closers, (err) => {
+      log.fatal({ component: 'embedded-temporal', err: { message: err.message } }, `the embedded Temporal server lost its store and stopped: ${err.message}`);
+      reportFailure(err);
+    });
     const { client } = temporal;
     const taskQueue = env.temporalTaskQueue;
 
@@ -321,7 +324,7 @@ function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<TemporalConnections> {
+async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFailure: (err: Error) => void): Promise<TemporalConnections> {
   const env = o.config.env;
   let embedded: EmbeddedTemporal | null = null;
   let address: string;
@@ -338,7 +341,10 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
         timeSkipping: false,
         searchAttributes: { ...SEARCH_ATTRIBUTES },
         onError: (method, err) => o.log.error({ component: 'embedded-temporal', method, err: { message: err instanceof Error ? err.message : String(err) } }, 'embedded Temporal server error'),
-        ...persistenceOptions(asked),
+        ...persistenceOptions(asked, {
+          onStandby: (holder) => o.log.warn({ component: 'embedded-temporal', holder }, `another embedded Temporal server holds the store (${holder}); waiting to take over`),
+          onFatal: onStoreFailure,
+        }),
       });
     } catch (err) {
       const message = (err as Error).message;
