@@ -37,10 +37,11 @@ export function persistenceOptions(storage: EmbeddedStorage, hooks: PersistenceH
 /**
  * Whether a started server really keeps its state in PostgreSQL. A server that does not know the
  * `persistence` option ignores it and runs in memory; `start` must then say so rather than claim
- * durability. The server reports its store as `persistence` (or `durable: true`).
+ * durability. The server reports its store as `persistence` (null in memory).
  */
 export function serverIsDurable(server: EmbeddedTemporal): boolean {
-  const s = server as EmbeddedTemporal & { durable?: unknown; persistence?: unknown };
+  // Read through `unknown`: the field's type depends on the server version this is built with.
+  const s = server as unknown as { durable?: unknown; persistence?: unknown };
   if (typeof s.durable === 'boolean') return s.durable;
-  return s.persistence !== undefined && s.persistence !== null && s.persistence !== false;
+  return s.persistence !== undefined && s.persistence !== null;
 }
