@@ -108,6 +108,8 @@ describe('start: a graceful stop with a backlog loses nothing', () => {
 
   it('in memory (--memory): the stop drains every accepted event before the server goes', async () => {
     const { cli, ids, deliveredAtStop } = await stopWithBacklog(['--memory'], 'graceful-memory');
+    expect(cli.lines.find((l) => l.msg === 'service started')).toMatchObject({ temporal_storage: 'memory', temporal_store: null });
+    expect(cli.stderr()).toContain('IN MEMORY, NOT DURABLE: a crash loses accepted changes');
     // A real backlog was there when the signal came.
     expect(deliveredAtStop).toBeLessThan(BACKLOG - 100);
     expect(await cli.exited).toEqual({ code: 0, signal: null });
@@ -129,7 +131,9 @@ describe('start: a graceful stop with a backlog loses nothing', () => {
 
   it('durable (default): the stop saves what is left, and the next start delivers it', async () => {
     const { cli, ids, deliveredAtStop } = await stopWithBacklog([], 'graceful-durable');
-    expect(cli.lines.find((l) => l.msg === 'service started')).toMatchObject({ temporal_storage: 'postgresql' });
+    const where = new URL(db.url);
+    expect(cli.lines.find((l) => l.msg === 'service started')).toMatchObject({ temporal_storage: 'postgresql', temporal_store: `${where.hostname}:${where.port}/${db.name}` });
+    expect(cli.stderr()).toContain(`durable: state in PostgreSQL ${where.hostname}:${where.port}/${db.name}`);
     expect(deliveredAtStop).toBeLessThan(BACKLOG - 100);
     expect(await cli.exited).toEqual({ code: 0, signal: null });
     // No drain in the durable mode: the stop is quick and says how many workflows it saved.
@@ -180,5 +184,17 @@ describe('start: a graceful stop with a backlog loses nothing', () => {
         res.end('ok');
       });
     }
+  });
+
+  it('refuses --memory and --temporal-data when TEMPORAL_ADDRESS is set, and a --temporal-data that is not a PostgreSQL URL', async () => {
+    const withAddress = spawnCli(['start', '--config', configFile, '--memory'], { ...env('graceful-flags'), TEMPORAL_ADDRESS: '127.0.0.1:7233' });
+    expect(await withAddress.exited).toEqual({ code: 2, signal: null });
+    expect(withAddress.stderr().replace(/\s*›\s*/g, ' ')).toContain('--memory applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (127.0.0.1:7233) is set');
+    const notPg = spawnCli(['start', '--config', configFile, '--temporal-data', 'mysql://db/temporal'], env('graceful-flags'));
+    expect(await notPg.exited).toEqual({ code: 2, signal: null });
+    expect(notPg.stderr()).toContain('--temporal-data: expected a postgres:// or postgresql:// URL');
+    const both = spawnCli(['start', '--config', configFile, '--memory', '--temporal-data', db.url], env('graceful-flags'));
+    expect(await both.exited).toEqual({ code: 2, signal: null });
+    expect(both.stderr()).toMatch(/--temporal-data=.* cannot also be provided when using --memory|--memory=.* cannot also be provided when using --temporal-data/);
   });
 });

@@ -80,6 +80,9 @@ export default class Start extends BaseCommand<typeof Start> {
         : '';
       this.error(`cannot start: invalid configuration (${this.flags.config}), ${err.issues.length} problem(s)${hint}`, { exit: 2 });
     }
+    if (config.env.temporalAddress !== null && (this.flags.memory || temporalData !== undefined)) {
+      this.error(`${this.flags.memory ? '--memory' : '--temporal-data'} applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (${config.env.temporalAddress}) is set: unset it to run the embedded server, or drop the flag`, { exit: 2 });
+    }
     if (role !== 'listener') {
       const missing = missingEnvReferences(config, process.env);
       if (missing.length > 0) {
