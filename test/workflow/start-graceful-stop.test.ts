@@ -17,6 +17,8 @@ import { assertBuilt, type CliProcess, killAll, spawnCli, waitStarted } from '..
 jest.setTimeout(300_000);
 
 const BACKLOG = 1000;
+/** oclif wraps error messages with ` › ` prefixes; join them back into one line. */
+const unwrap = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(url)).text();
@@ -189,12 +191,12 @@ describe('start: a graceful stop with a backlog loses nothing', () => {
   it('refuses --memory and --temporal-data when TEMPORAL_ADDRESS is set, and a --temporal-data that is not a PostgreSQL URL', async () => {
     const withAddress = spawnCli(['start', '--config', configFile, '--memory'], { ...env('graceful-flags'), TEMPORAL_ADDRESS: '127.0.0.1:7233' });
     expect(await withAddress.exited).toEqual({ code: 2, signal: null });
-    expect(withAddress.stderr().replace(/\s*›\s*/g, ' ')).toContain('--memory applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (127.0.0.1:7233) is set');
+    expect(unwrap(withAddress.stderr())).toContain('--memory applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (127.0.0.1:7233) is set');
     const notPg = spawnCli(['start', '--config', configFile, '--temporal-data', 'mysql://db/temporal'], env('graceful-flags'));
     expect(await notPg.exited).toEqual({ code: 2, signal: null });
-    expect(notPg.stderr()).toContain('--temporal-data: expected a postgres:// or postgresql:// URL');
+    expect(unwrap(notPg.stderr())).toContain('--temporal-data: expected a postgres:// or postgresql:// URL');
     const both = spawnCli(['start', '--config', configFile, '--memory', '--temporal-data', db.url], env('graceful-flags'));
     expect(await both.exited).toEqual({ code: 2, signal: null });
-    expect(both.stderr()).toMatch(/--temporal-data=.* cannot also be provided when using --memory|--memory=.* cannot also be provided when using --temporal-data/);
+    expect(unwrap(both.stderr())).toMatch(/--temporal-data=.* cannot also be provided when using --memory|--memory=.* cannot also be provided when using --temporal-data/);
   });
 });
