@@ -188,13 +188,16 @@ describe('start: a graceful stop with a backlog loses nothing', () => {
     }
   });
 
-  it('refuses --memory and --temporal-data when TEMPORAL_ADDRESS is set, and a --temporal-data that is not a PostgreSQL URL', async () => {
+  it('refuses --memory and --temporal-data with TEMPORAL_ADDRESS, or together, and a bad --temporal-data URL or schema', async () => {
     const withAddress = spawnCli(['start', '--config', configFile, '--memory'], { ...env('graceful-flags'), TEMPORAL_ADDRESS: '127.0.0.1:7233' });
     expect(await withAddress.exited).toEqual({ code: 2, signal: null });
     expect(unwrap(withAddress.stderr())).toContain('--memory applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (127.0.0.1:7233) is set');
     const notPg = spawnCli(['start', '--config', configFile, '--temporal-data', 'mysql://db/temporal'], env('graceful-flags'));
     expect(await notPg.exited).toEqual({ code: 2, signal: null });
     expect(unwrap(notPg.stderr())).toContain('--temporal-data: expected a postgres:// or postgresql:// URL');
+    const badSchema = spawnCli(['start', '--config', configFile, '--temporal-data-schema', 'Temporal-State'], env('graceful-flags'));
+    expect(await badSchema.exited).toEqual({ code: 2, signal: null });
+    expect(unwrap(badSchema.stderr())).toContain('--temporal-data-schema: expected a lower-case SQL identifier (letters, digits, _), got "Temporal-State"');
     const both = spawnCli(['start', '--config', configFile, '--memory', '--temporal-data', db.url], env('graceful-flags'));
     expect(await both.exited).toEqual({ code: 2, signal: null });
     expect(unwrap(both.stderr())).toMatch(/--temporal-data=.* cannot also be provided when using --memory|--memory=.* cannot also be provided when using --temporal-data/);

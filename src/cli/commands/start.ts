@@ -47,11 +47,14 @@ export default class Start extends BaseCommand<typeof Start> {
     'metrics-port': Flags.integer({ min: 0, max: 65_535, summary: 'Port of /metrics, /healthz, /readyz (default $METRICS_PORT or 9464)' }),
     memory: Flags.boolean({
       default: false,
-      exclusive: ['temporal-data'],
+      exclusive: ['temporal-data', 'temporal-data-schema'],
       summary: 'Keep the embedded Temporal server in memory (NOT durable: a crash loses accepted changes)',
     }),
     'temporal-data': Flags.string({
       summary: 'PostgreSQL URL where the embedded Temporal server keeps its state (default $DATABASE_URL)',
+    }),
+    'temporal-data-schema': Flags.string({
+      summary: 'Schema of the embedded Temporal server\'s tables (default fraiseql_temporal)',
     }),
   };
 
@@ -68,6 +71,11 @@ export default class Start extends BaseCommand<typeof Start> {
     if (temporalData !== undefined && !/^postgres(ql)?:\/\//.test(temporalData)) {
       this.error('--temporal-data: expected a postgres:// or postgresql:// URL', { exit: 2 });
     }
+    const temporalSchema = this.flags['temporal-data-schema'];
+    // Interpolated into the store's SQL, so only plain lower-case identifiers.
+    if (temporalSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(temporalSchema)) {
+      this.error(`--temporal-data-schema: expected a lower-case SQL identifier (letters, digits, _), got ${JSON.stringify(temporalSchema)}`, { exit: 2 });
+    }
 
     let config;
     try {
@@ -80,8 +88,9 @@ export default class Start extends BaseCommand<typeof Start> {
         : '';
       this.error(`cannot start: invalid configuration (${this.flags.config}), ${err.issues.length} problem(s)${hint}`, { exit: 2 });
     }
-    if (config.env.temporalAddress !== null && (this.flags.memory || temporalData !== undefined)) {
-      this.error(`${this.flags.memory ? '--memory' : '--temporal-data'} applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (${config.env.temporalAddress}) is set: unset it to run the embedded server, or drop the flag`, { exit: 2 });
+    if (config.env.temporalAddress !== null && (this.flags.memory || temporalData !== undefined || temporalSchema !== undefined)) {
+      const flag = this.flags.memory ? '--memory' : temporalData !== undefined ? '--temporal-data' : '--temporal-data-schema';
+      this.error(`${flag} applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (${config.env.temporalAddress}) is set: unset it to run the embedded server, or drop the flag`, { exit: 2 });
     }
     if (role !== 'listener') {
       const missing = missingEnvReferences(config, process.env);
@@ -110,7 +119,7 @@ export default class Start extends BaseCommand<typeof Start> {
         metricsPort: this.flags['metrics-port'],
         embeddedTemporalStorage: this.flags.memory
           ? { kind: 'memory' }
-          : { kind: 'postgresql', url: temporalData ?? config.env.databaseUrl },
+          : { kind: 'postgresql', url: temporalData ?? config.env.databaseUrl, ...(temporalSchema ? { schema: temporalSchema } : {}) },
       });
     } catch (err) {
       const e = err as Error;
