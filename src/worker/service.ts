@@ -10,7 +10,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
-import { DatabaseUnreachableError, describeDatabaseUrl } from '../db/errors';
+import { DatabaseUnreachableError, describeDatabaseUrl, isUnreachableError, unreachableReason } from '../db/errors';
 import { type EmbeddedTemporal, startEmbeddedTemporal } from '../embedded-temporal';
 import { startDlqGauge } from '../dlq/gauge';
 import { compileObservers } from '../events/match';
@@ -347,6 +347,20 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
         }),
       });
     } catch (err) {
+      if (asked.kind === 'postgresql') {
+        // The store is opened before the listener looks at the database: same message as the listener's.
+        const cause = (err as { cause?: unknown }).cause;
+        const root = isUnreachableError(cause) ? cause : err;
+        if (isUnreachableError(root)) {
+          const setting = asked.url === env.databaseUrl ? 'DATABASE_URL' : '--temporal-data';
+          throw new ServiceStartError(
+            `Cannot reach PostgreSQL at ${describeDatabaseUrl(asked.url)}: ${unreachableReason(root)}. Check ${setting} and that PostgreSQL is running. ` +
+              'The embedded Temporal server keeps its state there (--memory runs it in memory, not durable).',
+            1,
+            { cause: err },
+          );
+        }
+      }
       const message = (err as Error).message;
       const portTaken = /EADDRINUSE|address already in use|No address added/i.test(message);
       throw new ServiceStartError(
