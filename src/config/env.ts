@@ -20,7 +20,7 @@ export interface TableName {
 
 export interface EnvConfig {
   databaseUrl: string;
-  /** `host:port` of a Temporal frontend; null starts the embedded (in-memory) server. */
+  /** `host:port` of a Temporal frontend; null starts the embedded server. */
   temporalAddress: string | null;
   temporalNamespace: string;
   temporalTaskQueue: string;
@@ -47,6 +47,11 @@ export interface EnvConfig {
   workerMaxCachedWorkflows: number;
   /** On shutdown, how long running actions may finish before they are cancelled. */
   workerShutdownGraceMs: number;
+  /**
+   * On shutdown with the in-memory embedded server, how long to wait for every open workflow to
+   * finish before stopping anyway (and losing them); 0 waits without limit.
+   */
+  shutdownDrainTimeoutMs: number;
   /**
    * gRPC compression of the worker's connection to TEMPORAL_ADDRESS. `gzip` (the SDK's default)
    * suits a remote cluster; `none` saves CPU on both sides when Temporal is on the same host.
@@ -166,6 +171,7 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: variable(integer(2, 100_000, 'an integer of at least 2'), 40),
   WORKER_MAX_CACHED_WORKFLOWS: variable(integer(0, 1_000_000, 'a non-negative integer'), 1000),
   WORKER_SHUTDOWN_GRACE_MS: variable(integer(0, 3_600_000, 'milliseconds (0-3600000)'), 10_000),
+  SHUTDOWN_DRAIN_TIMEOUT_MS: variable(integer(0, 86_400_000, 'milliseconds (0-86400000, 0 = no limit)'), 300_000),
   TEMPORAL_GRPC_COMPRESSION: variable(
     (raw) => (raw.toLowerCase() === 'gzip' || raw.toLowerCase() === 'none' ? (raw.toLowerCase() as 'gzip' | 'none') : { error: `expected gzip or none, got ${describeValue(raw)}` }),
     'gzip' as 'gzip' | 'none',
@@ -205,6 +211,7 @@ export function parseEnv(env: Readonly<Record<string, string | undefined>>): { v
       workerMaxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       workerShutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+      shutdownDrainTimeoutMs: e.SHUTDOWN_DRAIN_TIMEOUT_MS,
       temporalGrpcCompression: e.TEMPORAL_GRPC_COMPRESSION,
     },
   };

@@ -1,7 +1,8 @@
 /**
  * One service process, as `fraiseql-observers start` runs it: the metrics endpoint, Temporal (the
- * embedded in-memory server when TEMPORAL_ADDRESS is unset, else a real cluster), and the roles
- * asked for — the change-log listener, the worker, or both — with an orderly shutdown.
+ * embedded server when TEMPORAL_ADDRESS is unset — durable in PostgreSQL by default, or in memory —
+ * else a real cluster), and the roles asked for — the change-log listener, the worker, or both —
+ * with a shutdown that never drops accepted work.
  */
 import { describeTemporalSecurity, temporalSecurity, type TemporalSecurity } from '../temporal/connection';
 import { Client, Connection } from '@temporalio/client';
@@ -9,7 +10,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
-import { DatabaseUnreachableError } from '../db/errors';
+import { DatabaseUnreachableError, describeDatabaseUrl, isUnreachableError, unreachableReason } from '../db/errors';
 import { type EmbeddedTemporal, startEmbeddedTemporal } from '../embedded-temporal';
 import { startDlqGauge } from '../dlq/gauge';
 import { compileObservers } from '../events/match';
@@ -21,6 +22,8 @@ import { createRegistry, listenerMetrics } from '../metrics/registry';
 import { type MetricsServer, type ReadinessCheck, startMetricsServer } from '../metrics/server';
 import { AuditSink } from '../search';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { drainOpenWorkflows } from './drain';
+import { describeStorage, type EmbeddedStorage, persistenceOptions, serverIsDurable } from './embedded-storage';
 import { startQueueDepthGauge } from './queue-depth';
 import { createObserverWorker, type ObserverWorker } from './worker';
 
@@ -48,13 +51,24 @@ export interface ServiceOptions {
   metricsPort?: number;
   /** How often `observer_dlq_size` and `observer_job_queue_depth` are refreshed from Temporal visibility (default 15 s). */
   gaugeIntervalMs?: number;
+  /**
+   * Where the embedded server keeps its state (ignored with TEMPORAL_ADDRESS). Default: PostgreSQL,
+   * the database of DATABASE_URL; `{ kind: 'memory' }` is not durable.
+   */
+  embeddedTemporalStorage?: EmbeddedStorage;
+  /** Overrides SHUTDOWN_DRAIN_TIMEOUT_MS (0 = no limit). */
+  drainTimeoutMs?: number;
 }
 
 export interface TemporalTarget {
   address: string;
   namespace: string;
-  /** True when this process runs the embedded, in-memory server. */
+  /** True when this process runs the embedded server. */
   embedded: boolean;
+  /** Where workflows live: the embedded server's memory or PostgreSQL store, or the cluster at `address`. */
+  storage: 'memory' | 'postgresql' | 'cluster';
+  /** The embedded server's PostgreSQL store as `host:port/db` (never credentials), else null. */
+  storageLocation: string | null;
 }
 
 export interface RunningService {
@@ -67,15 +81,29 @@ export interface RunningService {
   registry: Registry;
   /** Resolves with the error when a role fails on its own (the worker stops polling); never rejects. */
   readonly failure: Promise<Error>;
-  /** Stops the listener (in-flight starts, checkpoint), drains the worker, then the endpoint and Temporal. */
+  /**
+   * Stops the listener (in-flight starts, checkpoint), then lets the worker finish the work the
+   * server holds — with an in-memory embedded server every open workflow, else the tasks in flight —
+   * then the endpoint, the connections and the server (its state saved when durable).
+   */
   stop(): Promise<void>;
+  /** Ends the drain of a running `stop()` now (a second signal); what was left open is logged. */
+  forceStop(): void;
 }
 
 type Closer = { name: string; close: () => Promise<void> };
 
-// Shutdown order: no new starts, then drain the actions, then stop answering scrapes, then the
-// connections and the server the others used.
-const STOP_ORDER = ['listener', 'worker', 'audit trail', 'DLQ gauge', 'queue depth gauge', 'metrics endpoint', 'Temporal worker connection', 'Temporal client', 'embedded Temporal server'];
+// Shutdown order: no new starts; then the drain (an in-memory server must see every open workflow
+// finish: the checkpoint is already past the rows that started them); then the worker's own stop
+// (running actions finish within the grace time); then a count of what a durable server keeps for
+// the next start; then stop answering scrapes, then the connections and the server the others used.
+const STOP_ORDER = [
+  'listener', 'drain', 'worker', 'open workflows report', 'audit trail', 'DLQ gauge', 'queue depth gauge', 'metrics endpoint',
+  'Temporal worker connection', 'Temporal client', 'embedded Temporal server',
+];
+
+/** The visibility query of the drain: every open workflow of the namespace, whatever its queue. */
+export const OPEN_WORKFLOWS_QUERY = "ExecutionStatus = 'Running'";
 
 /**
  * Starts everything the role needs. On any failure, what was started is closed again before the
@@ -100,6 +128,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       }
     }
   };
+  const force = new AbortController();
   let reportFailure: (err: Error) => void = () => undefined;
   const failure = new Promise<Error>((resolve) => {
     reportFailure = resolve;
@@ -114,7 +143,10 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     }
     closers.push({ name: 'metrics endpoint', close: () => metrics.close() });
 
-    const temporal = await connectTemporal(o, closers);
+    const temporal = await connectTemporal(o, closers, (err) => {
+      log.fatal({ component: 'embedded-temporal', err: { message: err.message } }, `the embedded Temporal server lost its store and stopped: ${err.message}`);
+      reportFailure(err);
+    });
     const { client } = temporal;
     const taskQueue = env.temporalTaskQueue;
 
@@ -147,8 +179,16 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
           reportFailure(e);
         },
       );
-      closers.push({ name: 'worker', close: () => w.shutdown() });
+      closers.push({
+        name: 'worker',
+        close: async () => {
+          // Forced: the durable server keeps what is unfinished; an in-memory one has already said what it loses.
+          if (force.signal.aborted) log.warn('forced stop: not waiting for running actions');
+          await untilAborted(w.shutdown(), force.signal);
+        },
+      });
     }
+    addDrain(o, temporal, worker, force.signal, closers);
 
     const stopGauge = startDlqGauge(client, registry, o.gaugeIntervalMs ?? 15_000, {
       onError: (err) => log.debug({ err: { message: (err as Error).message } }, 'cannot refresh the DLQ size gauge'),
@@ -162,7 +202,13 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     let stopping: Promise<void> | null = null;
     return {
       role: o.role,
-      temporal: { address: temporal.address, namespace: env.temporalNamespace, embedded: temporal.embedded !== null },
+      temporal: {
+        address: temporal.address,
+        namespace: env.temporalNamespace,
+        embedded: temporal.embedded !== null,
+        storage: temporal.storage,
+        storageLocation: temporal.storageLocation,
+      },
       taskQueue,
       metricsUrl: `${metrics.url}/metrics`,
       listener,
@@ -172,6 +218,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       stop() {
         stopping ??= closeAll();
         return stopping;
+      },
+      forceStop() {
+        force.abort();
       },
     };
   } catch (err) {
@@ -200,16 +249,90 @@ async function createAuditTrail(o: ServiceOptions, registry: Registry, closers: 
 interface TemporalConnections {
   address: string;
   embedded: EmbeddedTemporal | null;
+  storage: TemporalTarget['storage'];
+  storageLocation: string | null;
   client: Client;
   native: NativeConnection | null;
 }
 
-async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<TemporalConnections> {
+/**
+ * The stop's drain step and, with a durable embedded server, the count of what it keeps for the
+ * next start. A real cluster needs neither: it keeps every workflow, and other workers finish them.
+ */
+function addDrain(o: ServiceOptions, t: TemporalConnections, worker: ObserverWorker | null, force: AbortSignal, closers: Closer[]): void {
+  if (!t.embedded) return;
+  const log = o.log.child({ component: 'shutdown' });
+  const countOpen = async () => (await t.client.workflow.count(OPEN_WORKFLOWS_QUERY)).count;
+  if (t.storage === 'memory') {
+    const timeoutMs = o.drainTimeoutMs ?? o.config.env.shutdownDrainTimeoutMs;
+    closers.push({
+      name: 'drain',
+      close: async () => {
+        const outcome = await drainOpenWorkflows({
+          countOpen,
+          // A listener-only process hosts the server for workers elsewhere: they may still finish the rest.
+          canProgress: () => worker === null || worker.state() === 'RUNNING',
+          timeoutMs,
+          force,
+          log,
+        });
+        if (outcome.drained) {
+          log.info({ duration_ms: outcome.durationMs }, 'drained: no open workflow left');
+          return;
+        }
+        log.error(
+          {
+            reason: outcome.reason,
+            open_workflows: outcome.open,
+            duration_ms: outcome.durationMs,
+            durable: false,
+            consequence: 'they are lost: the embedded server keeps them in memory only (start without --memory to keep them across restarts)',
+          },
+          'drain stopped: workflows left open',
+        );
+      },
+    });
+    return;
+  }
+  closers.push({
+    name: 'open workflows report',
+    close: async () => {
+      let open: number;
+      try {
+        open = await countOpen();
+      } catch (err) {
+        log.warn({ err: { message: (err as Error).message } }, 'cannot count the open workflows before stopping');
+        return;
+      }
+      const fields = { open_workflows: open, durable: true, store: t.storageLocation, consequence: 'they are saved and resume at the next start' };
+      if (force.aborted && open > 0) log.warn({ reason: 'second signal', ...fields }, 'drain stopped: workflows left open');
+      else if (open > 0) log.info(fields, 'stopping with open workflows saved');
+    },
+  });
+}
+
+/** Resolves when `p` settles or `signal` aborts, whichever comes first. */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    p.then(done, done);
+  });
+}
+
+async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFailure: (err: Error) => void): Promise<TemporalConnections> {
   const env = o.config.env;
   let embedded: EmbeddedTemporal | null = null;
   let address: string;
+  let storage: TemporalTarget['storage'] = 'cluster';
+  let storageLocation: string | null = null;
   if (env.temporalAddress === null) {
     const port = o.embeddedTemporalPort ?? env.embeddedTemporalPort;
+    const asked: EmbeddedStorage = o.embeddedTemporalStorage ?? { kind: 'postgresql', url: env.databaseUrl };
     try {
       embedded = await startEmbeddedTemporal({
         host: '127.0.0.1',
@@ -218,17 +341,49 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
         timeSkipping: false,
         searchAttributes: { ...SEARCH_ATTRIBUTES },
         onError: (method, err) => o.log.error({ component: 'embedded-temporal', method, err: { message: err instanceof Error ? err.message : String(err) } }, 'embedded Temporal server error'),
+        ...persistenceOptions(asked, {
+          onStandby: (holder) => o.log.warn({ component: 'embedded-temporal', holder }, `another embedded Temporal server holds the store (${holder}); waiting to take over`),
+          onFatal: onStoreFailure,
+        }),
       });
     } catch (err) {
+      if (asked.kind === 'postgresql') {
+        // The store is opened before the listener looks at the database: same message as the listener's.
+        const cause = (err as { cause?: unknown }).cause;
+        const root = isUnreachableError(cause) ? cause : err;
+        if (isUnreachableError(root)) {
+          const setting = asked.url === env.databaseUrl ? 'DATABASE_URL' : '--temporal-data';
+          throw new ServiceStartError(
+            `Cannot reach PostgreSQL at ${describeDatabaseUrl(asked.url)}: ${unreachableReason(root)}. Check ${setting} and that PostgreSQL is running. ` +
+              'The embedded Temporal server keeps its state there (--memory runs it in memory, not durable).',
+            1,
+            { cause: err },
+          );
+        }
+      }
+      const message = (err as Error).message;
+      const portTaken = /EADDRINUSE|address already in use|No address added/i.test(message);
       throw new ServiceStartError(
-        `cannot start the embedded Temporal server on 127.0.0.1:${port}: ${(err as Error).message}. ` +
-          'Is another Temporal server (or `fraiseql-observers dev-server`) already listening there? ' +
-          'Pick another port with --temporal-port / EMBEDDED_TEMPORAL_PORT (0 = any free port), or set TEMPORAL_ADDRESS to use that server.',
+        `cannot start the embedded Temporal server on 127.0.0.1:${port} (state in ${describeStorage(asked)}): ${message}. ` +
+          (portTaken
+            ? 'Is another Temporal server (or `fraiseql-observers dev-server`) already listening there? ' +
+              'Pick another port with --temporal-port / EMBEDDED_TEMPORAL_PORT (0 = any free port), or set TEMPORAL_ADDRESS to use that server.'
+            : 'Check that PostgreSQL is reachable and `fraiseql-observers migrate` has run, put the state elsewhere with --temporal-data, ' +
+              'run in memory with --memory (not durable), or set TEMPORAL_ADDRESS to use a cluster.'),
         1,
         { cause: err },
       );
     }
     const e = embedded;
+    if (asked.kind === 'postgresql' && serverIsDurable(e)) {
+      storage = 'postgresql';
+      storageLocation = describeDatabaseUrl(asked.url);
+    } else {
+      storage = 'memory';
+      if (asked.kind === 'postgresql') {
+        o.log.warn({ temporal_address: e.address }, 'this build of the embedded Temporal server cannot keep its state in PostgreSQL: running in memory, NOT durable (a crash loses accepted changes)');
+      }
+    }
     closers.push({ name: 'embedded Temporal server', close: () => e.stop() });
     if (o.role === 'worker') {
       o.log.warn({ temporal_address: e.address }, `role worker with its own embedded Temporal server: only listeners started with TEMPORAL_ADDRESS=${e.address} can give it work; set TEMPORAL_ADDRESS to share a server instead`);
@@ -241,7 +396,7 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
   const unreachable = (err: unknown) =>
     new ServiceStartError(
       `cannot reach Temporal at ${address}: ${(err as Error).message}` +
-        (embedded ? '' : '. Check TEMPORAL_ADDRESS (or unset it to run the embedded in-memory server).'),
+        (embedded ? '' : '. Check TEMPORAL_ADDRESS (or unset it to run the embedded server).'),
       1,
       { cause: err },
     );
@@ -278,7 +433,7 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[]): Promise<Te
     const n = native;
     closers.push({ name: 'Temporal worker connection', close: () => n.close() });
   }
-  return { address, embedded, client, native };
+  return { address, embedded, storage, storageLocation, client, native };
 }
 
 /** On a real cluster: the namespace must exist, and missing search attributes are reported with the fix. */

@@ -37,6 +37,7 @@ describe('parseEnv', () => {
       workerMaxConcurrentWorkflowTasks: 40,
       workerMaxCachedWorkflows: 1000,
       workerShutdownGraceMs: 10_000,
+      shutdownDrainTimeoutMs: 300_000,
       temporalGrpcCompression: 'gzip',
     });
   });
@@ -64,6 +65,7 @@ describe('parseEnv', () => {
         WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '2',
         WORKER_MAX_CACHED_WORKFLOWS: '0',
         WORKER_SHUTDOWN_GRACE_MS: '0',
+        SHUTDOWN_DRAIN_TIMEOUT_MS: '0',
         TEMPORAL_GRPC_COMPRESSION: 'None',
       }),
     ).toEqual({
@@ -87,6 +89,7 @@ describe('parseEnv', () => {
       workerMaxConcurrentWorkflowTasks: 2,
       workerMaxCachedWorkflows: 0,
       workerShutdownGraceMs: 0,
+      shutdownDrainTimeoutMs: 0,
       temporalGrpcCompression: 'none',
     });
   });
@@ -127,6 +130,7 @@ describe('parseEnv', () => {
     ['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', '1', "expected an integer of at least 2, got '1'"],
     ['WORKER_MAX_CACHED_WORKFLOWS', '-3', "expected a non-negative integer, got '-3'"],
     ['WORKER_SHUTDOWN_GRACE_MS', '10s', "expected milliseconds (0-3600000), got '10s'"],
+    ['SHUTDOWN_DRAIN_TIMEOUT_MS', '5m', "expected milliseconds (0-86400000, 0 = no limit), got '5m'"],
     ['TEMPORAL_GRPC_COMPRESSION', 'brotli', "expected gzip or none, got 'brotli'"],
   ])('%s=%s', (name, value, message) => {
     expect(issuesOf({ DATABASE_URL, [name]: value })).toEqual([{ path: `env.${name}`, message }]);

@@ -146,7 +146,7 @@ describe('fraiseql-observers start', () => {
   });
 
   it('runs listener, worker and metrics; actions happen; SIGTERM exits 0 with the checkpoint saved', async () => {
-    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], {
+    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0', '--memory'], {
       DATABASE_URL: db.url,
       LISTENER_ID: 'start-test',
       POLL_INTERVAL_MS: '200',
@@ -157,7 +157,7 @@ describe('fraiseql-observers start', () => {
     const started = async () => cli.lines.find((l) => l.msg === 'service started');
     await waitFor(`"service started" (stderr so far: ${cli.stderr().slice(-500)})`, async () => (await started()) !== undefined || cli.child.exitCode !== null, 180_000, 100);
     const info = (await started())!;
-    expect(info).toMatchObject({ temporal_embedded: true, namespace: 'default', task_queue: 'fraiseql-observers' });
+    expect(info).toMatchObject({ temporal_embedded: true, temporal_storage: 'memory', namespace: 'default', task_queue: 'fraiseql-observers' });
     const metricsUrl = String(info.metrics_url);
     const base = metricsUrl.replace(/\/metrics$/, '');
     expect(unwrap(cli.stderr())).toContain('IN MEMORY, NOT DURABLE');
@@ -317,7 +317,7 @@ describe('fraiseql-observers start', () => {
     children.push(cli.child);
     const exit = await cli.exited;
     expect(exit.code).toBe(1);
-    expect(unwrap(cli.stderr())).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1: .+\. Check TEMPORAL_ADDRESS \(or unset it to run the embedded in-memory server\)\./);
+    expect(unwrap(cli.stderr())).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1: .+\. Check TEMPORAL_ADDRESS \(or unset it to run the embedded server\)\./);
   });
 
   it('names a half-configured Temporal TLS setting before connecting', async () => {

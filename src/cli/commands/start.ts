@@ -4,7 +4,7 @@ import type { Role, RunningService } from '../../worker/service';
 /** What `start --json` prints when the service has stopped. */
 export interface StartResult {
   role: Role;
-  temporal: { address: string; namespace: string; embedded: boolean };
+  temporal: { address: string; namespace: string; embedded: boolean; storage: 'memory' | 'postgresql' | 'cluster'; storageLocation: string | null };
   taskQueue: string;
   metricsUrl: string;
   stoppedBy: string;
@@ -16,13 +16,18 @@ export default class Start extends BaseCommand<typeof Start> {
   static override summary = 'Run the service: change-log listener, Temporal worker and metrics endpoint';
   static override description =
     'Loads the observers file and the environment once, then runs the roles asked for. Without TEMPORAL_ADDRESS it ' +
-    'starts the embedded Temporal server in this process (in memory, NOT durable: for development); with it, it ' +
-    'connects to that cluster. Logs are JSON lines (pino) on stdout. SIGTERM or SIGINT stops it gracefully: the ' +
-    'listener finishes its in-flight starts and saves its checkpoint, the worker drains, then the endpoint and ' +
-    'the embedded server stop, and the process exits 0.';
+    'runs the embedded Temporal server inside this process, its state kept in PostgreSQL (the DATABASE_URL database, ' +
+    'or --temporal-data), so a crash or a restart loses nothing; --memory keeps it in memory instead (NOT durable: for ' +
+    'development and tests). With TEMPORAL_ADDRESS it connects to that cluster. Logs are JSON lines (pino) on stdout. ' +
+    'SIGTERM or SIGINT stops it gracefully: the listener finishes its in-flight starts and saves its checkpoint, the ' +
+    'worker finishes what the server holds (in memory: every open workflow, at most SHUTDOWN_DRAIN_TIMEOUT_MS), then ' +
+    'the endpoint and the embedded server stop, and the process exits 0. A second signal ends the wait (exit 130) and ' +
+    'logs what was left.';
 
   static override examples = [
     'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres <%= config.bin %> start --config examples/quickstart.yaml',
+    '<%= config.bin %> start --config observers.yaml --memory',
+    '<%= config.bin %> start --config observers.yaml --temporal-data postgres://temporal@db:5432/temporal',
     '<%= config.bin %> start --config observers.yaml --role worker',
     'TEMPORAL_ADDRESS=temporal:7233 <%= config.bin %> start --config observers.yaml --role listener',
   ];
@@ -40,6 +45,17 @@ export default class Start extends BaseCommand<typeof Start> {
       summary: 'Port of the embedded Temporal server (default $EMBEDDED_TEMPORAL_PORT or 7233; 0 = any free port)',
     }),
     'metrics-port': Flags.integer({ min: 0, max: 65_535, summary: 'Port of /metrics, /healthz, /readyz (default $METRICS_PORT or 9464)' }),
+    memory: Flags.boolean({
+      default: false,
+      exclusive: ['temporal-data', 'temporal-data-schema'],
+      summary: 'Keep the embedded Temporal server in memory (NOT durable: a crash loses accepted changes)',
+    }),
+    'temporal-data': Flags.string({
+      summary: 'PostgreSQL URL where the embedded Temporal server keeps its state (default $DATABASE_URL)',
+    }),
+    'temporal-data-schema': Flags.string({
+      summary: 'Schema of the embedded Temporal server\'s tables (default fraiseql_temporal)',
+    }),
   };
 
   public async run(): Promise<StartResult> {
@@ -51,6 +67,15 @@ export default class Start extends BaseCommand<typeof Start> {
       import('../../worker/temporal-runtime'),
     ]);
     const role = this.flags.role as Role;
+    const temporalData = this.flags['temporal-data'];
+    if (temporalData !== undefined && !/^postgres(ql)?:\/\//.test(temporalData)) {
+      this.error('--temporal-data: expected a postgres:// or postgresql:// URL', { exit: 2 });
+    }
+    const temporalSchema = this.flags['temporal-data-schema'];
+    // Interpolated into the store's SQL, so only plain lower-case identifiers.
+    if (temporalSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(temporalSchema)) {
+      this.error(`--temporal-data-schema: expected a lower-case SQL identifier (letters, digits, _), got ${JSON.stringify(temporalSchema)}`, { exit: 2 });
+    }
 
     let config;
     try {
@@ -62,6 +87,10 @@ export default class Start extends BaseCommand<typeof Start> {
         ? '\nSet DATABASE_URL, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm start'
         : '';
       this.error(`cannot start: invalid configuration (${this.flags.config}), ${err.issues.length} problem(s)${hint}`, { exit: 2 });
+    }
+    if (config.env.temporalAddress !== null && (this.flags.memory || temporalData !== undefined || temporalSchema !== undefined)) {
+      const flag = this.flags.memory ? '--memory' : temporalData !== undefined ? '--temporal-data' : '--temporal-data-schema';
+      this.error(`${flag} applies to the embedded Temporal server only, and TEMPORAL_ADDRESS (${config.env.temporalAddress}) is set: unset it to run the embedded server, or drop the flag`, { exit: 2 });
     }
     if (role !== 'listener') {
       const missing = missingEnvReferences(config, process.env);
@@ -88,6 +117,9 @@ export default class Start extends BaseCommand<typeof Start> {
         log,
         embeddedTemporalPort: this.flags['temporal-port'],
         metricsPort: this.flags['metrics-port'],
+        embeddedTemporalStorage: this.flags.memory
+          ? { kind: 'memory' }
+          : { kind: 'postgresql', url: temporalData ?? config.env.databaseUrl, ...(temporalSchema ? { schema: temporalSchema } : {}) },
       });
     } catch (err) {
       const e = err as Error;
@@ -102,6 +134,8 @@ export default class Start extends BaseCommand<typeof Start> {
       {
         temporal_address: running.temporal.address,
         temporal_embedded: running.temporal.embedded,
+        temporal_storage: running.temporal.storage,
+        temporal_store: running.temporal.storageLocation,
         namespace: running.temporal.namespace,
         task_queue: running.taskQueue,
         metrics_url: running.metricsUrl,
@@ -117,16 +151,23 @@ export default class Start extends BaseCommand<typeof Start> {
       void running.failure.then((err) => resolve(`failure: ${err.message}`));
     });
     log.info({ reason: stoppedBy }, 'stopping: listener (in-flight starts, checkpoint), then worker (drain), endpoint, Temporal');
-    // A second signal while draining means "now".
+    // A second signal ends the drain (what is left is logged; a durable server keeps it); a third exits at once.
+    let signals = 0;
     const force = (signal: NodeJS.Signals) => {
-      log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      signals += 1;
+      if (signals === 1) {
+        log.warn({ signal }, 'second signal: ending the drain now');
+        running.forceStop();
+        return;
+      }
+      log.warn({ signal }, 'third signal: exiting now');
       log.flush();
       process.exit(130);
     };
-    process.once('SIGTERM', force);
-    process.once('SIGINT', force);
+    process.on('SIGTERM', force);
+    process.on('SIGINT', force);
     await running.stop();
-    const exitCode = stoppedBy.startsWith('failure') ? 1 : 0;
+    const exitCode = signals > 0 ? 130 : stoppedBy.startsWith('failure') ? 1 : 0;
     log.info({ exit_code: exitCode }, 'stopped');
     log.flush();
     process.off('SIGTERM', force);
@@ -155,10 +196,14 @@ export default class Start extends BaseCommand<typeof Start> {
     if (r.temporal.embedded) {
       lines.push(
         `  Temporal    embedded server at ${r.temporal.address}, namespace ${r.temporal.namespace}`,
-        '              ** IN MEMORY, NOT DURABLE: workflows and the dead-letter queue are lost when this process stops. **',
+        r.temporal.storage === 'postgresql'
+          ? `              durable: state in PostgreSQL ${r.temporal.storageLocation ?? ''} (workflows and the dead-letter queue survive restarts and crashes)`
+          : '              ** IN MEMORY, NOT DURABLE: a crash loses accepted changes, and workflows and the dead-letter queue go when this process stops. **',
         `              Other processes can use it: TEMPORAL_ADDRESS=${r.temporal.address} fraiseql-observers dlq list`,
         `              or: temporal workflow list --address ${r.temporal.address}`,
-        '              For production set TEMPORAL_ADDRESS to a real cluster.',
+        r.temporal.storage === 'postgresql'
+          ? '              A single node: to scale out, set TEMPORAL_ADDRESS to a Temporal cluster.'
+          : '              For durability start without --memory; to scale out, set TEMPORAL_ADDRESS to a Temporal cluster.',
       );
     } else {
       lines.push(`  Temporal    ${r.temporal.address}, namespace ${r.temporal.namespace}`);
