@@ -6,7 +6,7 @@
  */
 import { describeTemporalSecurity, temporalSecurity, type TemporalSecurity } from '../temporal/connection';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
@@ -58,6 +58,8 @@ export interface ServiceOptions {
   embeddedTemporalStorage?: EmbeddedStorage;
   /** Overrides SHUTDOWN_DRAIN_TIMEOUT_MS (0 = no limit). */
   drainTimeoutMs?: number;
+  /** A prebuilt workflow bundle (tests); default: bundle `src/workflows` at start. */
+  workflowBundle?: WorkflowBundle;
 }
 
 export interface TemporalTarget {
@@ -168,6 +170,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       const audit = await createAuditTrail(o, registry, closers);
       const w = await createObserverWorker({
         config, connection: temporal.native, client, env: o.env, log, registry, onFinished: audit ? (f) => audit.record(f) : undefined,
+        ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
       });
       worker = w;
       const running = w.run();
