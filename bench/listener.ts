@@ -29,7 +29,7 @@ import { compileObservers } from '../src/events/match';
 import type { ChangeLogRow } from '../src/events/types';
 import {
   ChangeLogListener, RecordingStarter, compareAndSwapCheckpoint, ensureCheckpoint, readCheckpoint,
-  type RowDecision, type RowHandler, type StartDecision, type WorkflowStarter,
+  type RowDecision, type RowHandler, type StartDecision, type StartResult, type WorkflowStarter,
 } from '../src/listener';
 import { createRowHandler } from '../src/listener/row-handler';
 import { TemporalStarter } from '../src/listener/temporal-starter';
@@ -102,7 +102,7 @@ function realHandler(url: string): RowHandler {
 class TimedStarter implements WorkflowStarter {
   readonly acked = new Map<string, number>();
   constructor(private readonly inner: WorkflowStarter) {}
-  async start(workflowId: string, d: StartDecision): Promise<'started' | 'duplicate'> {
+  async start(workflowId: string, d: StartDecision): Promise<StartResult> {
     const r = await this.inner.start(workflowId, d);
     if (r === 'started') this.acked.set(d.event.id, performance.now());
     return r;

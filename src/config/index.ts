@@ -22,6 +22,7 @@ export {
   type Ordering,
   type RetryPolicy,
   type BreakerSettings,
+  type DedupSettings,
 } from './observers';
 export { validateObserversFile, type ObserverSummary, type ValidationReport } from './validate';
 export { envReferences, missingEnvReferences, type EnvReference } from './env-refs';

@@ -8,7 +8,7 @@ import type { EventKind } from '../events/types';
 import { ALLOW_ENTRY_FORMS, parseAllowEntry } from '../activities/ssrf-allow';
 import { actionSchema, type ActionConfig } from './actions';
 import { formatPath, type ConfigIssue } from './errors';
-import { condition, issueMessage, millis, strictMap } from './fields';
+import { condition, issueMessage, millis, strictMap, template } from './fields';
 
 export const EVENT_KINDS = ['INSERT', 'UPDATE', 'DELETE', 'CUSTOM'] as const satisfies readonly EventKind[];
 export const FAILURE_POLICIES = ['log', 'alert', 'dlq'] as const;
@@ -38,7 +38,19 @@ export interface ObserverConfig {
   ordering: Ordering;
   /** Whole-event timeout; null leaves it to the workflow's default. */
   timeoutMs: number | null;
+  /** Duplicate-event window (see `listener/dedup-starter.ts`); null: every matching event runs. */
+  dedup: DedupSettings | null;
 }
+
+/** An observer's `dedup:` section: skip an event whose key was seen within the last `windowMs`. */
+export interface DedupSettings {
+  windowMs: number;
+  /** Template of the key; null: entity type + entity id + kind + a hash of the data. */
+  key: string | null;
+}
+
+/** Longest dedup window: a week (a longer one is a data model, not a duplicate filter). */
+export const MAX_DEDUP_WINDOW_MS = 7 * 24 * 3_600_000;
 
 export interface ObserversFile {
   observers: readonly ObserverConfig[];
@@ -80,6 +92,11 @@ const eventsSchema = z.preprocess(
   z.array(z.preprocess((v) => (typeof v === 'string' ? v.toUpperCase() : v), z.enum(EVENT_KINDS))).min(1),
 );
 
+const dedupSchema = strictMap({
+  window_ms: millis.max(MAX_DEDUP_WINDOW_MS),
+  key: template.optional(),
+});
+
 const observerSchema = strictMap({
   description: z.string().optional(),
   enabled: z.boolean().default(true),
@@ -91,6 +108,7 @@ const observerSchema = strictMap({
   failure_policy: z.enum(FAILURE_POLICIES).optional(),
   ordering: z.enum(['per_entity', 'none']).optional(),
   timeout_ms: millis.optional(),
+  dedup: dedupSchema.optional(),
 });
 
 const ssrfEntry = z.string().superRefine((entry, ctx) => {
@@ -166,6 +184,7 @@ function resolve(file: FileInput, issues: ConfigIssue[]): ObserversFile {
       failurePolicy: o.failure_policy ?? defaults.failure_policy ?? 'dlq',
       ordering: o.ordering ?? defaults.ordering ?? 'none',
       timeoutMs: o.timeout_ms ?? defaults.timeout_ms ?? null,
+      dedup: o.dedup ? { windowMs: o.dedup.window_ms, key: o.dedup.key ?? null } : null,
     };
   });
   const b = file.breaker ?? {};

@@ -70,6 +70,18 @@ export interface ProcessChangeEventInput {
    * has closed before running its `per_entity` observers' actions.
    */
   predecessorWorkflowId?: string;
+  /**
+   * Observers that matched but skipped this event in their dedup window (set by the listener, see
+   * `listener/dedup-starter.ts`): their actions are not in `matches`. `duplicateOf` is the event
+   * that opened the window.
+   */
+  deduplicated?: DedupSkip[];
+}
+
+/** One observer's dedup-window skip of an event. */
+export interface DedupSkip {
+  observer: string;
+  duplicateOf: string;
 }
 
 /** Input of the `awaitPredecessor` activity (implemented in `src/activities/ordering.ts`). */

@@ -1,7 +1,7 @@
 /** Public API of the listener. */
 export { ChangeLogListener, type ListenerEvents, type ListenerState, type ListenerStatus } from './listener';
 export type { ListenerOptions } from './options';
-export type { RowDecision, RowHandler, StartDecision, WorkflowStarter } from './types';
+export type { RowDecision, RowHandler, StartDecision, StartResult, WorkflowStarter } from './types';
 export { RecordingStarter, type RecordedStart, type RecordingStarterOptions } from './recording-starter';
 export {
   checkpointHistory, compareAndSwapCheckpoint, ensureCheckpoint, listCheckpoints, pruneCheckpointHistory,

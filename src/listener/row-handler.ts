@@ -8,7 +8,7 @@
  * handler one at a time in the order it dispatches them, so "previous" is dispatch order.
  */
 import { BadRowError, rowToEvent, type RowToEventOptions } from '../events/map-row';
-import { matchEvent, type CompiledObservers } from '../events/match';
+import { matchEvent, type CompiledObservers, type ObserverMatch } from '../events/match';
 import type { ChangeEvent } from '../events/types';
 import { DEFAULT_WORKFLOW_ID_PREFIX, MAX_WORKFLOW_INPUT_BYTES, workflowIdOf, type ProcessChangeEventInput } from '../contract';
 import type { RowHandler } from './types';
@@ -90,6 +90,17 @@ export function workflowInputProblem(payload: ProcessChangeEventInput, maxBytes 
   return undefined;
 }
 
+/** The search attributes of an event's workflow. */
+export function startSearchAttributes(event: ChangeEvent, matches: readonly ObserverMatch[]): Record<string, unknown> {
+  return { EntityType: event.entityType, EventKind: event.kind, ObserverNames: matches.map((m) => m.observer), ChangeLogPosition: Number(event.position) };
+}
+
+/** The one-line summary of an event's workflow in the Temporal Web UI. */
+export function startSummary(event: ChangeEvent, matches: readonly ObserverMatch[]): string {
+  const actions = matches.reduce((n, m) => n + m.actions.length, 0);
+  return `${event.kind} ${event.entityType}${event.entityId ? ` ${event.entityId}` : ''} → ${matches.map((m) => m.observer).join(', ')} (${actions} action${actions === 1 ? '' : 's'})`;
+}
+
 /** Build the synchronous handler the listener calls for every row it reads. */
 export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOptions = {}): RowHandler {
   const prefix = opts.workflowIdPrefix ?? DEFAULT_WORKFLOW_ID_PREFIX;
@@ -112,15 +123,13 @@ export function createRowHandler(compiled: CompiledObservers, opts: RowHandlerOp
       const predecessor = order.next(event, workflowIdOf(event.id, prefix));
       if (predecessor !== undefined) payload.predecessorWorkflowId = predecessor;
     }
-    const observers = matches.map((m) => m.observer);
-    const actions = matches.reduce((n, m) => n + m.actions.length, 0);
     return {
       kind: 'start',
       event,
       payload,
       ...(payload.predecessorWorkflowId === undefined ? {} : { startAfter: payload.predecessorWorkflowId }),
-      searchAttributes: { EntityType: event.entityType, EventKind: event.kind, ObserverNames: observers, ChangeLogPosition: Number(event.position) },
-      summary: `${event.kind} ${event.entityType}${event.entityId ? ` ${event.entityId}` : ''} → ${observers.join(', ')} (${actions} action${actions === 1 ? '' : 's'})`,
+      searchAttributes: startSearchAttributes(event, matches),
+      summary: startSummary(event, matches),
     };
   };
   // Rows already behind the checkpoint were started in an earlier term: remember their ordered

@@ -17,7 +17,13 @@ import { CommitOrderCursor } from './cursor';
 import type { ResolvedListenerOptions } from './options';
 import { readRecent, runRead } from './read-query';
 import type { Queryable } from '../db/pool';
-import type { RowDecision, StartDecision } from './types';
+import type { RowDecision, StartDecision, StartResult } from './types';
+
+const START_RESULT_LOG: Record<StartResult, string> = {
+  started: 'workflow started',
+  duplicate: 'workflow already started (dedup skip)',
+  deduplicated: 'no workflow: every matched observer skipped the event in its dedup window',
+};
 
 /** What a term needs from its listener. */
 export interface TermDeps {
@@ -298,8 +304,8 @@ export class LeaderTerm {
           this.publishHealth();
         }
         if (result === 'started') this.d.metrics.workflowsStarted.inc({ entity_type: d.event.entityType });
-        else this.d.metrics.dedupSkips.inc();
-        if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ ...ctx, result }, result === 'started' ? 'workflow started' : 'workflow already started (dedup skip)');
+        else if (result === 'duplicate') this.d.metrics.dedupSkips.inc();
+        if (this.d.logger.isLevelEnabled('debug')) this.d.logger.debug({ ...ctx, result }, START_RESULT_LOG[result]);
         return true;
       } catch (err) {
         const rejected = rejectedInput(err);

@@ -36,9 +36,16 @@ export type StartDecision = Extract<RowDecision, { kind: 'start' }>;
 export type RowHandler = ((row: ChangeLogRow) => RowDecision) & { prime?: (rows: readonly ChangeLogRow[]) => void };
 
 /**
- * Starts one workflow. Resolves 'started', or 'duplicate' when a workflow with that id already
- * exists (a dedup skip, not an error). Throws on failure: the row is retried and the checkpoint held.
+ * What a start came to: 'started'; 'duplicate' when a workflow with that id already exists (a
+ * re-read: a dedup skip, not an error); 'deduplicated' when every matched observer's dedup window
+ * skipped the event, so no workflow was needed (see `dedup-starter.ts`). All three acknowledge the row.
+ */
+export type StartResult = 'started' | 'duplicate' | 'deduplicated';
+
+/**
+ * Starts one workflow. Resolves with a {@link StartResult}. Throws on failure: the row is retried
+ * and the checkpoint held.
  */
 export interface WorkflowStarter {
-  start(workflowId: string, decision: StartDecision): Promise<'started' | 'duplicate'>;
+  start(workflowId: string, decision: StartDecision): Promise<StartResult>;
 }

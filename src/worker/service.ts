@@ -17,7 +17,7 @@ import { compileObservers } from '../events/match';
 import { ChangeLogListener } from '../listener';
 import { createRowHandler } from '../listener/row-handler';
 import { ChangeLogTableError } from '../listener/table-info';
-import { TemporalStarter } from '../listener/temporal-starter';
+import { createServiceStarter } from '../listener/service-starter';
 import { createRegistry, listenerMetrics } from '../metrics/registry';
 import { type MetricsServer, type ReadinessCheck, startMetricsServer } from '../metrics/server';
 import { AuditSink } from '../search';
@@ -100,7 +100,7 @@ type Closer = { name: string; close: () => Promise<void> };
 // (running actions finish within the grace time); then a count of what a durable server keeps for
 // the next start; then stop answering scrapes, then the connections and the server the others used.
 const STOP_ORDER = [
-  'listener', 'drain', 'worker', 'open workflows report', 'audit trail', 'DLQ gauge', 'queue depth gauge', 'metrics endpoint',
+  'listener', 'dedup store', 'drain', 'worker', 'open workflows report', 'audit trail', 'DLQ gauge', 'queue depth gauge', 'metrics endpoint',
   'Temporal worker connection', 'Temporal client', 'embedded Temporal server',
 ];
 
@@ -154,7 +154,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
 
     let listener: ChangeLogListener | null = null;
     if (o.role !== 'worker') {
-      listener = createListener(o, client, registry, taskQueue);
+      listener = createListener(o, client, registry, taskQueue, closers);
       try {
         await listener.start();
       } catch (err) {
@@ -469,10 +469,12 @@ async function checkCluster(o: ServiceOptions, connection: Connection): Promise<
   }
 }
 
-function createListener(o: ServiceOptions, client: Client, registry: Registry, taskQueue: string): ChangeLogListener {
+function createListener(o: ServiceOptions, client: Client, registry: Registry, taskQueue: string, closers: Closer[]): ChangeLogListener {
   const env = o.config.env;
   const log = o.log.child({ component: 'listener' });
   const metrics = listenerMetrics(registry);
+  const starter = createServiceStarter({ config: o.config, client, taskQueue, registry, log: o.log });
+  closers.push({ name: 'dedup store', close: () => starter.close() });
   const handler = createRowHandler(compileObservers(o.config), {
     mapping: { table: env.changeLogTable.qualified },
     workflowIdPrefix: env.workflowIdPrefix,
@@ -486,7 +488,7 @@ function createListener(o: ServiceOptions, client: Client, registry: Registry, t
     table: env.changeLogTable.qualified,
     listenerId: env.listenerId,
     handler,
-    starter: new TemporalStarter({ client, taskQueue }),
+    starter: starter.starter,
     workflowIdPrefix: env.workflowIdPrefix,
     batchSize: env.batchSize,
     pollIntervalMs: env.pollIntervalMs,
