@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { MAX_ACTION_TIMEOUT_MS, webhookBodyMode } from '../contract';
 import { isTemplated } from '../template';
+import { actionCacheSchema } from './action-cache';
 import { envName, millis, strictMap, template, templateProblem } from './fields';
 
 export const ACTION_TYPES = ['webhook', 'slack', 'email', 'cache', 'database', 'log'] as const;
@@ -57,6 +58,7 @@ const urlTemplate = template.superRefine((source, ctx) => {
 
 const webhook = strictMap({
   type: z.literal('webhook'),
+  cache: actionCacheSchema.optional(),
   url: urlTemplate,
   method: z
     .string()
@@ -131,6 +133,7 @@ const slackBlocks = z.array(z.record(z.string(), z.unknown())).superRefine((bloc
 
 const slack = strictMap({
   type: z.literal('slack'),
+  cache: actionCacheSchema.optional(),
   webhook_url_env: envName,
   text: template.optional(),
   blocks: slackBlocks.optional(),
@@ -162,6 +165,7 @@ const addressList = z.preprocess((v) => (typeof v === 'string' || (typeof v === 
 
 const email = strictMap({
   type: z.literal('email'),
+  cache: actionCacheSchema.optional(),
   /** Each entry yields one address, or several when written as `{ list: ... }`. */
   to: addressList,
   cc: addressList.optional(),
@@ -176,6 +180,7 @@ const email = strictMap({
 
 const cache = strictMap({
   type: z.literal('cache'),
+  cache: actionCacheSchema.optional(),
   keys: z.array(template).default([]),
   /** Redis glob patterns (SCAN MATCH); event values interpolated into them are escaped. */
   patterns: z.array(template).default([]),
@@ -194,12 +199,14 @@ const cache = strictMap({
 
 const database = strictMap({
   type: z.literal('database'),
+  cache: actionCacheSchema.optional(),
   /** `schema.function`, called with the event as jsonb. */
   function: z.string().regex(QUALIFIED_FUNCTION, { error: "expected a function name such as 'app.fn_on_order_shipped'" }),
 });
 
 const log = strictMap({
   type: z.literal('log'),
+  cache: actionCacheSchema.optional(),
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   message: template.optional(),
 });
