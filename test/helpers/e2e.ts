@@ -20,7 +20,7 @@ import { migrate } from '../../src/db/migrate';
 import { compileObservers } from '../../src/events/match';
 import { ChangeLogListener } from '../../src/listener';
 import { createRowHandler } from '../../src/listener/row-handler';
-import { TemporalStarter } from '../../src/listener/temporal-starter';
+import { createServiceStarter } from '../../src/listener/service-starter';
 import { workerMetrics } from '../../src/metrics/worker';
 import { ChangeLogPosition, EntityType, EventKind, FailedActions, ObserverNames } from '../../src/temporal/search-attributes';
 import { createActivityResources } from '../../src/worker/activity-deps';
@@ -96,6 +96,10 @@ export interface Pipeline {
   config: Config;
   /** The worker's metrics registry (action, breaker and event metrics). */
   metrics: Registry;
+  /** The listener's metrics registry (listener and dedup-window metrics). */
+  listenerMetrics: Registry;
+  /** The workflow id prefix of this pipeline (also its WORKFLOW_ID_PREFIX, so its Redis namespace). */
+  prefix: string;
   /** Inserts change-log rows of this pipeline's entity type (one statement, one transaction). */
   insert(rows: Array<{ kind?: string; data: Record<string, unknown>; objectId?: string }>): Promise<InsertedRow[]>;
   workflowId(eventId: string): string;
@@ -125,25 +129,28 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
   const prefix = `e2e-${suffix}`;
   const { env, db } = services;
   const config = parseConfig({
-    env: { DATABASE_URL: db.url, ...options.serviceEnv },
+    env: { DATABASE_URL: db.url, WORKFLOW_ID_PREFIX: prefix, ...options.serviceEnv },
     text: options.observers.replaceAll('{{ENTITY}}', entity),
     source: 'observers.yaml',
   });
   const metrics = new Registry();
+  const listenerRegistry = new Registry();
   const log = pino({ level: 'silent' });
   const worker = options.breaker
     ? await assembleWorker(services, config, taskQueue, options.activityEnv ?? {}, metrics, options.breaker)
     : await createObserverWorker({ config, connection: env.nativeConnection, env: options.activityEnv ?? {}, log, registry: metrics, workflowBundle: services.bundle, taskQueue });
   const running = worker.run();
+  // The service's starter: Temporal behind the dedup windows (Redis when REDIS_URL is set).
+  const starter = createServiceStarter({ config, client: env.client, taskQueue, registry: listenerRegistry, log });
   const listener = new ChangeLogListener({
     connectionString: db.url,
     listenerId: `e2e-${suffix}`,
     workflowIdPrefix: prefix,
     handler: createRowHandler(compileObservers(config), { mapping: { table: 'core.tb_entity_change_log' } }),
-    starter: new TemporalStarter({ client: env.client, taskQueue }),
+    starter: starter.starter,
     pollIntervalMs: 100,
     logger: pino({ level: 'silent' }),
-    metrics: new Registry(),
+    metrics: listenerRegistry,
   });
   try {
     await listener.start();
@@ -151,6 +158,7 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
   } catch (err) {
     await worker.shutdown();
     await running;
+    await starter.close();
     throw err;
   }
 
@@ -173,6 +181,8 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
     taskQueue,
     config,
     metrics,
+    listenerMetrics: listenerRegistry,
+    prefix,
     async insert(rows) {
       const input = rows.map((r) => ({ kind: r.kind ?? 'INSERT', object_id: r.objectId ?? randomUUID(), data: r.data }));
       const res = await db.pool.query<{ id: string; pk: string; object_id: string }>(
@@ -183,9 +193,11 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
          RETURNING id::text, pk_entity_change_log::text AS pk, object_id::text`,
         [entity, JSON.stringify(input)],
       );
-      const byObject = new Map(res.rows.map((r) => [r.object_id, r]));
-      return input.map((r) => {
-        const row = byObject.get(r.object_id)!;
+      // Positions are drawn in insertion order (ORDER BY e.ord), so sorted positions line up with
+      // the input even when several rows share an object id.
+      const inserted = [...res.rows].sort((a, b) => (BigInt(a.pk) < BigInt(b.pk) ? -1 : 1));
+      return input.map((_r, i) => {
+        const row = inserted[i]!;
         return { id: row.id, pk: row.pk, objectId: row.object_id };
       });
     },
@@ -203,6 +215,7 @@ export async function startPipeline(services: E2eServices, options: PipelineOpti
     },
     async stop() {
       await listener.stop().catch(() => undefined);
+      await starter.close();
       await worker.shutdown();
       await running;
     },

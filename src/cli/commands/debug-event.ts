@@ -1,5 +1,6 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, Flags } from '../base';
+import { type DedupVerdict, describeDedupVerdict, lookUpDedup } from '../dedup-lookup';
 import { ConfigError, loadConfig, type Config } from '../../config';
 import { workflowIdOf } from '../../contract';
 import { DatabaseUnreachableError, explainConnectionError } from '../../db/errors';
@@ -11,8 +12,8 @@ import { EventLookupError, lookUpEvent, parseEventKey, type EventKey } from '../
 import { inspectChangeLogTable } from '../../listener/table-info';
 import { describeWorkflow, probeTemporal, type Probe, type WorkflowState } from '../../listener/temporal-probe';
 
-/** One observer's verdict, with what a match means for the workflow. */
-export type ObserverVerdict = MatchOutcome & { actions?: number; ordering?: string };
+/** One observer's verdict, with what a match means for the workflow (and its dedup window, if it has one). */
+export type ObserverVerdict = MatchOutcome & { actions?: number; ordering?: string; dedup?: DedupVerdict };
 
 /** Result of `debug-event`. */
 export interface DebugEventResult {
@@ -33,7 +34,7 @@ export interface DebugEventResult {
 /** `fraiseql-observers debug-event`: what the listener makes of one change-log row, and what became of it. */
 export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
   static override summary = 'Explain one change-log row: its event (or why it is bad), each observer\'s verdict, its workflow and Temporal status';
-  static override description = `Reads the row by position (pk) or event id, maps it exactly as the listener does and shows the ChangeEvent, or the bad-row reason and any recorded bad-row entry. With --config, every observer's outcome: matched, disabled, entity_mismatch, event_mismatch, condition_false, or condition_error with its message. Then the workflow id the event gets and, when Temporal answers, that workflow's status.`;
+  static override description = `Reads the row by position (pk) or event id, maps it exactly as the listener does and shows the ChangeEvent, or the bad-row reason and any recorded bad-row entry. With --config, every observer's outcome: matched, disabled, entity_mismatch, event_mismatch, condition_false, or condition_error with its message; for a matched observer with a dedup window, which event holds the event's key in Redis (a duplicate names the event it duplicated). Then the workflow id the event gets and, when Temporal answers, that workflow's status.`;
   static override examples = [
     '<%= config.bin %> debug-event 120345 --config observers.yaml',
     '<%= config.bin %> debug-event 6f1c2a34-9d0e-4b7a-8c51-2e3f4a5b6c7d --json',
@@ -49,6 +50,7 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
     namespace: Flags.string({ description: 'Temporal namespace (default: $TEMPORAL_NAMESPACE, else default)' }),
     'workflow-id-prefix': Flags.string({ description: 'workflow id prefix (default: $WORKFLOW_ID_PREFIX, else fraiseql-event)' }),
     'temporal-timeout': Flags.integer({ default: 2000, min: 100, max: 60_000, description: 'ms to wait for Temporal before reporting it unreachable' }),
+    'redis-url': Flags.string({ description: 'Redis holding the observers\' dedup windows (default: $REDIS_URL)' }),
     temporal: Flags.boolean({ default: true, allowNo: true, description: 'look the workflow up in Temporal (--no-temporal skips it)' }),
   };
 
@@ -101,6 +103,11 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
         const o = byName.get(v.observer);
         return v.outcome === 'matched' && o ? { ...v, actions: o.actions.length, ordering: o.ordering } : v;
       });
+      const matched = new Set(observers.filter((v) => v.outcome === 'matched').map((v) => v.observer));
+      const windows = await lookUpDedup(event, config.observers.filter((o) => matched.has(o.name)), {
+        redisUrl: this.flags['redis-url'] ?? config.env.redisUrl, workflowIdPrefix: s.workflowIdPrefix, timeoutMs: this.flags['temporal-timeout'],
+      });
+      observers = observers.map((v) => (windows.has(v.observer) ? { ...v, dedup: windows.get(v.observer) } : v));
     }
     const anyMatch = observers === null ? null : observers.some((o) => o.outcome === 'matched');
     const workflowId = event && anyMatch !== false ? workflowIdOf(event.id, s.workflowIdPrefix) : null;
@@ -144,6 +151,11 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
         o.observer, o.outcome,
         o.outcome === 'condition_error' ? o.message : o.outcome === 'matched' ? `${o.actions ?? 0} action(s)${o.ordering === 'per_entity' ? ', ordered per entity' : ''}` : '',
       ]));
+    }
+    for (const o of r.observers ?? []) if (o.dedup) this.log(`  ${o.observer}: ${describeDedupVerdict(o.dedup)}`);
+    const matched = (r.observers ?? []).filter((o) => o.outcome === 'matched');
+    if (matched.length > 0 && matched.every((o) => o.dedup?.state === 'duplicate')) {
+      this.log('Every matched observer skips this event in its dedup window: the listener starts no workflow for it.');
     }
     if (r.workflowId) this.log(`Workflow id: ${r.workflowId}`);
     const t = r.temporal;
