@@ -27,6 +27,8 @@ export const ErrorType = {
   CircuitOpen: 'CircuitOpen',
   SmtpError: 'SmtpError',
   CacheError: 'CacheError',
+  /** Another run is performing the same cached action (same cache key) for longer than this attempt may wait. */
+  ResultCacheBusy: 'ResultCacheBusy',
   DatabaseError: 'DatabaseError',
   Unexpected: 'UnexpectedError',
 } as const;

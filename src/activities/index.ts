@@ -12,7 +12,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { actionCacheMetrics } from '../metrics/action-cache';
 import { CircuitBreaker, type CircuitBreakerStore } from './breaker';
 import { executeCache } from './cache';
 import { executeDatabase } from './database';
@@ -21,6 +22,8 @@ import { ErrorType, messageOf, toApplicationFailure } from './errors';
 import { type DispatcherFactory, HttpClient } from './http-client';
 import { executeLog } from './log';
 import { actionMetrics } from './metrics';
+import { ResultCache } from './result-cache';
+import { MemoryResultCacheStore, type ResultCacheStore } from './result-cache-store';
 import type { ActionRuntime, Attempt, Outcome, SmtpTransportOptions } from './runtime';
 import { SecretScope } from './secrets';
 import { executeSlack } from './slack';
@@ -74,6 +77,13 @@ export interface ActivityDeps {
   /** Registry for action and breaker metrics; none → no metrics. */
   metrics?: Registry;
   clock?: () => number;
+  /**
+   * Where actions with `cache:` keep their outcomes (`RedisResultCacheStore` shared by the workers,
+   * or `MemoryResultCacheStore`); default: this activities object's memory.
+   */
+  resultCache?: ResultCacheStore;
+  /** Prefix of the result cache's keys (see `redisNamespace`); default `fo:fraiseql-event`. */
+  cacheNamespace?: string;
 }
 
 /** How often an attempt heartbeats: well inside the workflow's heartbeat timeout. */
@@ -156,6 +166,13 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
     onRefused: (target) => metrics.breakerRefusal(target),
     onStoreError: (target, err) => deps.log.warn({ target, err: messageOf(err) }, 'circuit breaker store unavailable; calling the target unguarded'),
   });
+  const resultCache = new ResultCache({
+    store: deps.resultCache ?? new MemoryResultCacheStore(clock),
+    namespace: deps.cacheNamespace ?? 'fo:fraiseql-event',
+    metrics: actionCacheMetrics(deps.metrics ?? new Registry()),
+    log: deps.log,
+    clock,
+  });
   const redisClients = new Map<string, Redis>();
   const transports = new Map<string, Transporter>();
   const rt: ActionRuntime = {
@@ -213,7 +230,8 @@ export function createActivities(deps: ActivityDeps): ObserverActivities {
       beat?.unref();
       try {
         assertInput(input, type);
-        const outcome = await execute(rt, input, { secrets, log, signal: ctx?.cancellationSignal, heartbeat, waitUntil: waitBudgetEnd(ctx, input.action, clock) });
+        const attempt: Attempt = { secrets, log, signal: ctx?.cancellationSignal, heartbeat, waitUntil: waitBudgetEnd(ctx, input.action, clock) };
+        const outcome = await resultCache.run(input, type, { observer, log, signal: attempt.signal, heartbeat: ctx ? heartbeat : undefined }, () => execute(rt, input, attempt));
         const durationMs = performance.now() - started;
         metrics.attempt(type, observer, durationMs / 1000);
         log.debug({ duration_ms: Math.round(durationMs) }, 'action succeeded');
@@ -270,6 +288,7 @@ export { ActionError, ErrorType, permanent, transient } from './errors';
 export { CircuitBreaker, DEFAULT_BREAKER_CONFIG, resolveBreakerConfig } from './breaker';
 export type { BreakerConfig, BreakerDecision, BreakerSnapshot, BreakerStateName, CircuitBreakerStore } from './breaker';
 export { InMemoryBreakerStore } from './breaker-memory';
+export { MemoryResultCacheStore, RedisResultCacheStore, cacheKeys, type CachedOutcome, type ResultCacheStore } from './result-cache-store';
 export { RedisBreakerStore } from './breaker-redis';
 export { classifyIp, parseIp } from './ip';
 export { SsrfGuard } from './ssrf';

@@ -105,11 +105,27 @@ export interface ActionFailureDetails {
   attempt: number;
 }
 
+/** How the action result cache took part in an attempt (on every result of an action with `cache:`). */
+export interface ResultCacheInfo {
+  /** true: the action was not performed; the outcome is the one `event_id` produced `age_ms` ago. */
+  hit: boolean;
+  /** The logical key (rendered template or the default key `action:<type>:<entity type>:<entity id>`). */
+  key: string;
+  /** On a hit: the event whose run performed the action. */
+  event_id?: string;
+  /** On a hit: how old the reused outcome is. */
+  age_ms?: number;
+  /** On a miss: how long this outcome now stands in for the action. */
+  ttl_ms?: number;
+}
+
 interface ResultBase {
   key: string;
   duration_ms: number;
   /** The attempt that succeeded (1-based); absent when run outside a worker. */
   attempt?: number;
+  /** Present when the action has a `cache:` (see `activities/result-cache.ts`); `hit: true` means it was not performed this time. */
+  cache?: ResultCacheInfo;
 }
 
 export interface WebhookResult extends ResultBase {

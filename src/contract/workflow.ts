@@ -126,6 +126,11 @@ export interface ActionOutcome {
   attempts: number;
   /** The activity result, on success. */
   result?: ActionResult;
+  /**
+   * Set when the action result cache answered (the action has `cache:`): the action was not
+   * performed by this run; `result` is the outcome of this event's run. See `result.cache`.
+   */
+  cachedFrom?: string;
   /** On failure: the error type (e.g. HttpClientError), its last message and Temporal's retry state. */
   error?: { type: string; message: string; retryState?: string; nonRetryable: boolean };
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DedupSettings } from '../config/observers';
-import { renderTemplate } from './template';
+import { renderTemplate } from '../template';
 import type { ChangeEvent } from './types';
 
 /** JSON with object keys sorted, so the same data hashes the same whatever order it was written in. */
@@ -27,7 +27,7 @@ export function stableJson(value: unknown): string {
  * @throws TemplateRenderError when the key template fails for this event (e.g. a missing field).
  */
 export function dedupKeyOf(settings: DedupSettings, event: ChangeEvent): string {
-  if (settings.key !== null) return renderTemplate(settings.key, event);
+  if (settings.key !== null) return renderTemplate(settings.key, event, 'key');
   const data = createHash('sha256').update(stableJson(event.data)).digest('hex');
   return `${event.entityType}:${event.entityId ?? ''}:${event.kind}:${data}`;
 }

@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import type { ObserverConfig } from '../config/observers';
 import { dedupKeyOf, dedupStoreKey } from '../events/dedup-key';
 import type { DedupMetrics } from '../metrics/dedup';
-import type { DedupSkip, ProcessChangeEventInput } from '../workflows/types';
+import type { DedupSkip, ProcessChangeEventInput } from '../contract';
 import type { DedupStore } from './dedup-store';
 import { startSearchAttributes, startSummary } from './row-handler';
 import type { StartDecision, StartResult, WorkflowStarter } from './types';

@@ -8,9 +8,9 @@
  * handler one at a time in the order it dispatches them, so "previous" is dispatch order.
  */
 import { BadRowError, rowToEvent, type RowToEventOptions } from '../events/map-row';
-import { matchEvent, type CompiledObservers, type ObserverMatch } from '../events/match';
+import { matchEvent, type CompiledObservers } from '../events/match';
 import type { ChangeEvent } from '../events/types';
-import { DEFAULT_WORKFLOW_ID_PREFIX, MAX_WORKFLOW_INPUT_BYTES, workflowIdOf, type ProcessChangeEventInput } from '../contract';
+import { DEFAULT_WORKFLOW_ID_PREFIX, MAX_WORKFLOW_INPUT_BYTES, workflowIdOf, type ObserverMatch, type ProcessChangeEventInput } from '../contract';
 import type { RowHandler } from './types';
 
 export interface RowHandlerOptions {

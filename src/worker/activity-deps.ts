@@ -7,7 +7,10 @@ import { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { type ActivityDeps, type CircuitBreakerStore, InMemoryBreakerStore, RedisBreakerStore } from '../activities';
+import {
+  type ActivityDeps, type CircuitBreakerStore, InMemoryBreakerStore, MemoryResultCacheStore, RedisBreakerStore, RedisResultCacheStore, type ResultCacheStore, cacheKeys,
+} from '../activities';
+import { redisNamespace } from '../events/dedup-key';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 
@@ -38,13 +41,19 @@ export function createActivityResources(o: ActivityResourceOptions): ActivityRes
   });
   let redis: Redis | undefined;
   let breaker: CircuitBreakerStore;
+  const cacheNamespace = redisNamespace(config.env.workflowIdPrefix);
+  let resultCache: ResultCacheStore = new MemoryResultCacheStore();
   if (config.env.redisUrl) {
     // Few retries per command: a Redis outage must fail an attempt (retried by Temporal), not hang it.
     redis = new Redis(config.env.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true, connectionName: 'fraiseql-observers-worker' });
     redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'Redis connection error (cache actions and the shared breaker state retry)'));
     breaker = new RedisBreakerStore(redis, { ...config.breaker });
+    resultCache = new RedisResultCacheStore(redis, cacheKeys(cacheNamespace).stats);
   } else {
     breaker = new InMemoryBreakerStore({ ...config.breaker });
+    if (config.observers.some((o) => o.actions.some((a) => a.cache !== undefined))) {
+      log.warn('actions with cache: keep their outcomes in this worker only (REDIS_URL is not set): other workers perform them again, and a restart forgets them');
+    }
   }
   const deps: ActivityDeps = {
     env: o.env,
@@ -54,6 +63,8 @@ export function createActivityResources(o: ActivityResourceOptions): ActivityRes
     redis,
     db,
     metrics: o.registry,
+    resultCache,
+    cacheNamespace,
   };
   let closed = false;
   return {

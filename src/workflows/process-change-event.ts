@@ -131,7 +131,8 @@ export async function processChangeEvent(input: ProcessChangeEventInput): Promis
 
 /** A readable per-action table for the Web UI's "current details" (Markdown). */
 function detailsOf(result: ProcessChangeEventResult): string {
-  const rows = result.actions.map((a) => `| ${a.key} | ${a.type} | ${a.status} | ${a.attempts} | ${a.error ? `${a.error.type}: ${a.error.message}`.replace(/[|\n]/g, ' ') : ''} |`);
+  const statusOf = (a: ActionOutcome) => (a.cachedFrom === undefined ? a.status : `${a.status} (cache hit: not performed, outcome of event ${a.cachedFrom})`);
+  const rows = result.actions.map((a) => `| ${a.key} | ${a.type} | ${statusOf(a)} | ${a.attempts} | ${a.error ? `${a.error.type}: ${a.error.message}`.replace(/[|\n]/g, ' ') : ''} |`);
   return [`**${result.status}** — ${result.kind} ${result.entityType} ${result.entityId ?? ''}`.trim(), '', '| action | type | status | attempts | error |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -149,7 +150,8 @@ async function runAction(input: ProcessChangeEventInput, match: ObserverMatch, a
     if (gate) await gate;
     const run = activities[ACTIVITY_OF[action.type]] as (i: ActionInput) => Promise<ActionResult>;
     const result = await run(activityInput);
-    return { ...base, status: 'succeeded', attempts: result.attempt ?? 1, result };
+    const cachedFrom = result.cache?.hit === true ? result.cache.event_id : undefined;
+    return { ...base, status: 'succeeded', attempts: result.attempt ?? 1, result, ...(cachedFrom === undefined ? {} : { cachedFrom }) };
   } catch (err) {
     return { ...base, status: 'failed', ...describeFailure(err, match) };
   }

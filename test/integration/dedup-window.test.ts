@@ -19,7 +19,7 @@ import { type DedupStore, MemoryDedupStore, RedisDedupStore } from '../../src/li
 import { createRowHandler } from '../../src/listener/row-handler';
 import type { StartDecision } from '../../src/listener/types';
 import { dedupMetrics } from '../../src/metrics/dedup';
-import type { ProcessChangeEventInput } from '../../src/workflows/types';
+import type { ProcessChangeEventInput } from '../../src/contract';
 import { waitFor } from '../helpers/pg';
 
 jest.setTimeout(30_000);

@@ -13,7 +13,7 @@ import { captureOutput } from '@oclif/test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import DebugEvent, { type DebugEventResult } from '../../src/cli/commands/debug-event';
-import type { ProcessChangeEventInput } from '../../src/workflows/types';
+import type { ProcessChangeEventInput } from '../../src/contract';
 import { counterValue, startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { waitFor } from '../helpers/pg';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
@@ -51,7 +51,9 @@ describe('dedup window, end to end', () => {
 
   beforeAll(async () => {
     services = await startE2eServices('e2e_dedup');
-    receiver = await startHttpReceiver((_req, res) => res.end('ok'));
+    receiver = await startHttpReceiver((_req, res) => {
+      res.end('ok');
+    });
     redis = new Redis(REDIS_URL);
     dir = mkdtempSync(path.join(tmpdir(), 'fo-e2e-dedup-'));
   });
