@@ -90,10 +90,11 @@ if ok and d.s == 'pending' and d.o == ARGV[1] then return redis.call('DEL', KEYS
 return 0`;
 
 /** The key prefixes of a deployment's cache (see `redisNamespace`). */
-export function cacheKeys(namespace: string): { entry: (actionKey: string, digest: string) => string; entries: (actionKey: string) => string; stats: string } {
+export function cacheKeys(namespace: string): { entry: (actionKey: string, digest: string) => string; entryPrefix: string; stats: string } {
   return {
     entry: (actionKey, digest) => `${namespace}:cache:entry:${actionKey}:${digest}`,
-    entries: (actionKey) => `${namespace}:cache:entry:${actionKey}:`,
+    /** Every entry key starts with it (then `<action key>:<digest>`). */
+    entryPrefix: `${namespace}:cache:entry:`,
     stats: `${namespace}:cache:stats`,
   };
 }

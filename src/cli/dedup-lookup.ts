@@ -3,11 +3,12 @@
  * window, which event holds the event's key in Redis, so an operator can see that (and why) an
  * event was skipped, and which event it duplicated.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ObserverConfig } from '../config';
 import { dedupKeyOf, dedupStoreKey, redisNamespace } from '../events/dedup-key';
 import type { ChangeEvent } from '../events/types';
 import { RedisDedupStore } from '../listener/dedup-store';
+import { connectRedis, RedisUnreachableError } from './redis-probe';
 
 /** One observer's window for the event. */
 export interface DedupVerdict {
@@ -44,19 +45,16 @@ export async function lookUpDedup(
   if (windowed.length === 0) return out;
   let redis: Redis | null = null;
   try {
-    if (o.redisUrl !== null) {
-      redis = new Redis(o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: o.timeoutMs, retryStrategy: () => null, enableOfflineQueue: false });
-      redis.on('error', () => undefined);
-    }
     let connectError: string | null = null;
-    if (redis) {
+    if (o.redisUrl !== null) {
       try {
-        await redis.connect();
+        redis = await connectRedis(o.redisUrl, o.timeoutMs);
       } catch (err) {
-        connectError = `Redis at ${describeRedis(o.redisUrl!)} is unreachable (${(err as Error).message})`;
+        if (!(err instanceof RedisUnreachableError)) throw err;
+        connectError = err.message;
       }
     }
-    const store = redis && connectError === null ? new RedisDedupStore(redis) : null;
+    const store = redis ? new RedisDedupStore(redis) : null;
     for (const obs of windowed) {
       const settings = obs.dedup!;
       const base = { window_ms: settings.windowMs };
@@ -82,16 +80,6 @@ export async function lookUpDedup(
     redis?.disconnect();
   }
   return out;
-}
-
-/** host:port of a Redis URL, without credentials. */
-export function describeRedis(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
 }
 
 /** One line for the human output. */
