@@ -19,9 +19,11 @@ observers:
   live_metrics:
     entity: LiveMetricsProbe
     events: [INSERT, UPDATE]
+    dedup: { window_ms: 1000 }
     actions:
       - type: log
         message: "{{ event.entity_id }}"
+        cache: { ttl_ms: 1000 }
 `;
 
 export interface LiveService {
