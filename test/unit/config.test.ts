@@ -82,6 +82,7 @@ observers:
       failurePolicy: 'alert',
       ordering: 'none',
       timeoutMs: 5000,
+      dedup: null,
     });
     expect(b).toMatchObject({ entity: '*', events: ['INSERT', 'DELETE'], failurePolicy: 'log', ordering: 'per_entity', retry: { maxAttempts: 9 } });
   });
@@ -156,14 +157,14 @@ describe('parseObserversYaml: every problem with its path', () => {
       [
         {
           path: 'observers.order_shipped.colour',
-          message: 'unknown field (expected one of description, enabled, entity, events, condition, actions, retry, failure_policy, ordering, timeout_ms)',
+          message: 'unknown field (expected one of description, enabled, entity, events, condition, actions, retry, failure_policy, ordering, timeout_ms, dedup)',
         },
       ],
     ],
     [
       'unknown action field',
       withAction('type: log\nmesage: hi'),
-      [{ path: 'observers.order_shipped.actions[0].mesage', message: 'unknown field (expected one of type, level, message)' }],
+      [{ path: 'observers.order_shipped.actions[0].mesage', message: 'unknown field (expected one of type, cache, level, message)' }],
     ],
     [
       'unknown top-level field',
