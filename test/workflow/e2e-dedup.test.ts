@@ -69,7 +69,7 @@ describe('dedup window, end to end', () => {
     await redis?.quit();
     await receiver?.close();
     await services?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const observers = (port: number) => `

@@ -67,7 +67,7 @@ describe('action result cache, end to end', () => {
     await redis?.quit();
     await receiver?.close();
     await services?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('invalidates once per entity within the TTL and shows the cache hits in results, details and cache-stats', async () => {
