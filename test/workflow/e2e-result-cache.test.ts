@@ -11,7 +11,7 @@ import { format } from 'node:util';
 import { captureOutput } from '@oclif/test';
 import { Redis } from 'ioredis';
 import CacheStats, { type CacheStatsResult } from '../../src/cli/commands/cache-stats';
-import type { ProcessChangeEventResult } from '../../src/workflows/types';
+import type { ProcessChangeEventResult } from '../../src/contract';
 import { counterValue, startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
 
