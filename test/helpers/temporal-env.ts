@@ -183,8 +183,15 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment, keys: AnyS
     if (indexed === undefined) throw new Error(`No IndexedValueType for search attribute type ${key.type}`);
     requested[key.name] = indexed;
   }
-  const listed = await env.connection.operatorService.listSearchAttributes({ namespace });
-  const existing = { ...listed.systemAttributes, ...listed.customAttributes };
+  let existing: Record<string, unknown> = {};
+  try {
+    const listed = await env.connection.operatorService.listSearchAttributes({ namespace });
+    existing = { ...listed.systemAttributes, ...listed.customAttributes };
+  } catch (err) {
+    // Temporal's Java test server has AddSearchAttributes but no ListSearchAttributes: on a fresh
+    // server nothing custom is registered yet, so add them all.
+    if (grpcCode(err) !== 12 /* UNIMPLEMENTED */) throw err;
+  }
   const missing = Object.fromEntries(Object.entries(requested).filter(([name]) => !(name in existing)));
   if (Object.keys(missing).length === 0) return;
   await env.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
