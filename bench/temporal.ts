@@ -13,6 +13,10 @@
  * (measured workflows per row, default 2000), BENCH_WARMUP (default 600), BENCH_THREADS=1 (also print
  * the per-thread CPU split of the worker), BENCH_STATS=1 (also print server calls per workflow),
  * BENCH_SERVER_PROFILE=dir (run the server under `node --cpu-prof`, profiles written to dir).
+ *
+ * Side by side: the rows labelled "real dev server" run the same worker and load against Temporal's
+ * own dev server (`temporal server start-dev`, in memory; built by scripts/real-temporal.sh under
+ * REAL_TEMPORAL_DIR). Without that binary those rows are not run, and the output says so.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import path from 'node:path';
 import { bundleWorkflowCode, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { percentile, printTable } from './table';
 import { cpuSeconds, peakRssMiB, threadCpuSeconds, type ThreadGroup } from './proc';
+import { realTemporalCli, startRealDevServer } from './real-temporal';
 import type { LoadRequest, LoadResult } from './temporal-load';
 import type { WorkerProcessConfig } from './temporal-worker';
 
@@ -34,6 +39,8 @@ interface BenchConfig {
   inFlight: number;
   options: Partial<WorkerOptions>;
   connection?: Partial<NativeConnectionOptions>;
+  /** The server under load: the embedded one (default) or the real dev server. */
+  server?: 'embedded' | 'real dev server';
 }
 
 /**
@@ -71,9 +78,15 @@ const CONFIGS: BenchConfig[] = [
   { ...rec, label: 'recommended 2 workers', workers: 2 },
   { ...rec, label: 'recommended local activities', workflowType: 'threeParallelLocal' },
   { ...rec, label: 'recommended local 2 workers', workflowType: 'threeParallelLocal', workers: 2 },
+  { ...base, label: 'SDK defaults, real dev server', server: 'real dev server' },
+  { ...rec, label: 'recommended, real dev server', server: 'real dev server' },
+  { ...rec, label: 'recommended local activities, real dev server', workflowType: 'threeParallelLocal', server: 'real dev server' },
 ];
 
-const SHORT_LIST = ['SDK defaults (1 loader)', 'recommended', 'recommended local activities'];
+const SHORT_LIST = [
+  'SDK defaults (1 loader)', 'recommended', 'recommended local activities',
+  'SDK defaults, real dev server', 'recommended, real dev server', 'recommended local activities, real dev server',
+];
 
 interface Row {
   config: BenchConfig;
@@ -109,7 +122,15 @@ async function forkReady(file: string, args: string[]): Promise<ChildProcess> {
   return child;
 }
 
-async function startServer(port: number): Promise<{ proc: ChildProcess; stats(): Promise<Record<string, number>> }> {
+type BenchServer = { proc: ChildProcess; stats(): Promise<Record<string, number>> };
+
+/** The real dev server; it has no call statistics to report (the stats table shows 0 for it). */
+async function startRealServer(port: number): Promise<BenchServer> {
+  const server = await startRealDevServer({ port });
+  return { proc: server.proc, stats: async () => ({}) };
+}
+
+async function startServer(port: number): Promise<BenchServer> {
   const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
   const profileDir = process.env.BENCH_SERVER_PROFILE;
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
@@ -157,7 +178,7 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 async function runConfig(config: BenchConfig, bundlePath: string, n: number, warmup: number): Promise<Row> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const server = await startServer(port);
+  const server = config.server === 'real dev server' ? await startRealServer(port) : await startServer(port);
   const children: ChildProcess[] = [];
   try {
     const taskQueue = 'bench-temporal';
@@ -196,7 +217,7 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
       workerRss: Math.max(...pids.workers.map(peakRssMiB)),
     };
     await stopAll(workers, loaders);
-    if (process.env.BENCH_SERVER_PROFILE) {
+    if (process.env.BENCH_SERVER_PROFILE && config.server !== 'real dev server') {
       // A profile is written only on a normal exit: SIGTERM (graceful stop), not SIGKILL.
       const exited = new Promise((resolve) => server.proc.once('exit', resolve));
       server.proc.kill('SIGTERM');
@@ -233,7 +254,9 @@ function selectConfigs(): BenchConfig[] {
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_WORKFLOWS ?? 2000);
   const warmup = Number(process.env.BENCH_WARMUP ?? 600);
-  const configs = selectConfigs();
+  const real = realTemporalCli();
+  const notRun = 'missing' in real ? selectConfigs().filter((c) => c.server === 'real dev server') : [];
+  const configs = selectConfigs().filter((c) => !notRun.includes(c));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));
   try {
     const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: undefined });
@@ -245,6 +268,7 @@ async function main(): Promise<void> {
       rows.push(await runConfig(c, bundlePath, n, warmup));
     }
     print(rows, n);
+    if ('missing' in real) for (const c of notRun) console.log(`\nRow "${c.label}" not run: ${real.missing}.`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -252,7 +276,7 @@ async function main(): Promise<void> {
 
 function print(rows: Row[], n: number): void {
   const load = os.loadavg()[0]!;
-  console.log(`\nEmbedded Temporal server — workflow of 3 parallel no-op activities, wall clock, ${n} workflows per row, ${os.cpus().length} cores (1-min load after the run: ${load.toFixed(2)})\n`);
+  console.log(`\nEmbedded Temporal server (and, where labelled, the real dev server) — workflow of 3 parallel no-op activities, wall clock, ${n} workflows per row, ${os.cpus().length} cores (1-min load after the run: ${load.toFixed(2)})\n`);
   console.log('CPU ms/wf = CPU milliseconds per completed workflow, per process kind (all threads; summed over processes of that kind).\n');
   printTable(
     ['configuration', 'workers', 'loaders', 'in flight', 'workflows/s', 'p50 ms', 'p99 ms', 'CPU ms/wf server', 'CPU ms/wf worker', 'CPU ms/wf client', 'CPU ms/wf total', 'server peak RSS MiB', 'worker peak RSS MiB'],
