@@ -13,7 +13,8 @@
  * error, so the table cannot go stale.
  *
  * Env: CONFORMANCE_SERVERS=dev,java (default both), REAL_TEMPORAL_DIR (default <repo>/.real-temporal),
- * JEST_MAX_WORKERS (default 2). Extra arguments go to jest (e.g. a test file path).
+ * JEST_MAX_WORKERS (default 2). Extra arguments go to jest (e.g. a test file path); `--dry-run`
+ * prints what would run (exclusions and the jest command line) and runs nothing.
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -98,9 +99,9 @@ function embeddedOnlyFiles() {
     .map((f) => path.join('test', 'workflow', f));
 }
 
-function run(key, differences, extraArgs) {
+function run(key, differences, extraArgs, dryRun) {
   const server = SERVERS[key];
-  if (!existsSync(server.executable)) fail(`${server.executable} is missing: run scripts/real-temporal.sh (REAL_TEMPORAL_DIR=${DIR})`);
+  if (!dryRun && !existsSync(server.executable)) fail(`${server.executable} is missing: run scripts/real-temporal.sh (REAL_TEMPORAL_DIR=${DIR})`);
   const mine = differences.filter((d) => d.servers.includes(key));
   const wholeFiles = mine.filter((d) => d.test === '*').map((d) => d.file);
   const named = mine.filter((d) => d.test !== '*');
@@ -114,6 +115,10 @@ function run(key, differences, extraArgs) {
   console.log(`\n=== conformance: ${server.name} (${server.executable}) ===`);
   console.log(`not run here (they start the embedded server themselves): ${embeddedOnly.join(', ') || 'none'}`);
   for (const d of mine) console.log(`excluded (README conformance table): ${d.file} › ${d.test} — ${d.reason}`);
+  if (dryRun) {
+    console.log(`npx ${args.map((a) => JSON.stringify(a)).join(' ')}`);
+    return { server: server.name, ok: true, seconds: 0, excluded: mine.length };
+  }
   const started = Date.now();
   const result = spawnSync('npx', args, {
     cwd: ROOT,
@@ -133,7 +138,9 @@ function main() {
   const wanted = (process.env.CONFORMANCE_SERVERS || 'dev,java').split(',').map((s) => s.trim()).filter(Boolean);
   for (const w of wanted) if (!SERVERS[w]) fail(`CONFORMANCE_SERVERS: unknown server "${w}" (dev, java)`);
   const differences = readDifferences();
-  const results = wanted.map((key) => run(key, differences, process.argv.slice(2)));
+  const args = process.argv.slice(2);
+  const dryRun = args.includes('--dry-run');
+  const results = wanted.map((key) => run(key, differences, args.filter((a) => a !== '--dry-run'), dryRun));
   console.log('\n=== conformance summary ===');
   for (const r of results) console.log(`${r.ok ? 'PASS' : 'FAIL'}  ${r.server}  (${r.seconds} s, ${r.excluded} excluded by the README table)`);
   process.exit(results.every((r) => r.ok) ? 0 : 1);
