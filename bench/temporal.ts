@@ -78,14 +78,14 @@ const CONFIGS: BenchConfig[] = [
   { ...rec, label: 'recommended 2 workers', workers: 2 },
   { ...rec, label: 'recommended local activities', workflowType: 'threeParallelLocal' },
   { ...rec, label: 'recommended local 2 workers', workflowType: 'threeParallelLocal', workers: 2 },
-  { ...base, label: 'SDK defaults, real dev server', server: 'real dev server' },
-  { ...rec, label: 'recommended, real dev server', server: 'real dev server' },
-  { ...rec, label: 'recommended local activities, real dev server', workflowType: 'threeParallelLocal', server: 'real dev server' },
+  { ...base, label: 'real dev server: SDK defaults', server: 'real dev server' },
+  { ...rec, label: 'real dev server: recommended', server: 'real dev server' },
+  { ...rec, label: 'real dev server: recommended local activities', workflowType: 'threeParallelLocal', server: 'real dev server' },
 ];
 
 const SHORT_LIST = [
   'SDK defaults (1 loader)', 'recommended', 'recommended local activities',
-  'SDK defaults, real dev server', 'recommended, real dev server', 'recommended local activities, real dev server',
+  'real dev server: SDK defaults', 'real dev server: recommended', 'real dev server: recommended local activities',
 ];
 
 interface Row {
