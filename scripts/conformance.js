@@ -72,7 +72,7 @@ function readDifferences() {
     if (test !== '*') {
       const source = readFileSync(abs, 'utf8');
       // The test's own title is the last part of its full name; the describe titles come before it.
-      const found = titlesOf(source).some((title) => test === title || test.endsWith(` ${title}`));
+      const found = titlesOf(source).some((title) => title.test(test));
       if (!found) fail(`README conformance table, row ${i + 1}: no test named "${test}" in ${file}`);
     }
     if (!reason) fail(`README conformance table, row ${i + 1}: the reason is empty`);
@@ -80,12 +80,22 @@ function readDifferences() {
   });
 }
 
-/** The string titles of `test(`/`it(` calls in a file (enough to check that a row names a real test). */
+/**
+ * Patterns for the titles of the `test(`/`it(` calls of a file, and of `test.each(...)(title, ...)`
+ * whose printf placeholders (%p, %s, ...) match anything: enough to check that a row names a real test.
+ */
 function titlesOf(source) {
   const titles = [];
-  const re = /\b(?:test|it)\(\s*(['"`])((?:\\.|(?!\1).)*)\1/g;
-  let m;
-  while ((m = re.exec(source))) titles.push(m[2].replace(/\\(.)/g, '$1'));
+  const literal = `(['"\`])((?:\\\\.|(?!\\1).)*)\\1`;
+  const plain = new RegExp(`\\b(?:test|it)\\(\\s*${literal}`, 'g');
+  const each = new RegExp(`\\b(?:test|it)\\.each\\([^]*?\\)\\(\\s*${literal}`, 'g');
+  for (const re of [plain, each]) {
+    let m;
+    while ((m = re.exec(source))) {
+      const title = m[2].replace(/\\(.)/g, '$1');
+      titles.push(new RegExp(`${escapeRegex(title).replace(/%[psdifjo#%]/g, '.+')}$`));
+    }
+  }
   return titles;
 }
 
