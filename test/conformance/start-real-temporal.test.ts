@@ -16,7 +16,7 @@ import { freeLoopbackPort, startRealDevServer, type RealDevServer } from '../../
 import { migrate } from '../../src/db/migrate';
 import type { DlqShowResult, ListDlqResult, RetryDlqResult } from '../../src/dlq';
 import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes';
-import type { ProcessChangeEventResult } from '../../src/workflows/types';
+import type { ProcessChangeEventResult } from '../../src/contract';
 import { type Cli, ROOT, startCli } from '../helpers/cli-process';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/pg';
 import { type HttpReceiver, startHttpReceiver } from '../helpers/receivers';
