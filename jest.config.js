@@ -17,5 +17,7 @@ module.exports = {
     { ...base, displayName: 'workflow', testMatch: ['<rootDir>/test/workflow/**/*.test.ts'] },
     // Needs promtool besides Node, PostgreSQL and Redis, so `npm test` leaves it out: `npm run test:rules`.
     { ...base, displayName: 'rules', testMatch: ['<rootDir>/test/rules/**/*.test.ts'] },
+    // Only `npm run test:conformance` selects it: these tests need the real Temporal tools (scripts/real-temporal.sh).
+    { ...base, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
   ],
 };

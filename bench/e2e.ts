@@ -17,6 +17,11 @@
  * Waiting for a backlog to drain is capped by BENCH_E2E_DRAIN_SECONDS (default 60); what is not
  * delivered by then is reported as such, never dropped from the percentiles. BENCH_E2E_RATES= (empty)
  * and BENCH_E2E_PARALLEL_RUNS=0 skip those phases.
+ * Side by side: BENCH_E2E_SERVERS (default "embedded,dev") runs the throughput and rate phases on
+ * each server: the embedded one, and Temporal's own dev server (`temporal server start-dev`, in
+ * memory, with the service's search attributes; built by scripts/real-temporal.sh under
+ * REAL_TEMPORAL_DIR). Without that binary the dev-server rows are not run, and the output says so.
+ * The parallelism phase runs on the embedded server only.
  * BENCH_E2E_WORKER_CPU_PROF=DIR runs the worker with `--cpu-prof --cpu-prof-dir=DIR` (one .cpuprofile
  * per JS thread, written when it exits) and writes DIR/window-<phase>.json: the measured window of the
  * throughput phase in the profiles' clock (CLOCK_MONOTONIC, µs), to keep start-up (bundling) out of a
@@ -43,6 +48,7 @@ import type { ChangeEvent } from '../src/events/types';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { ReceiverMessage } from './e2e-receiver';
 import { cpuSeconds, threadCpuSeconds, type ThreadGroup } from './proc';
+import { realTemporalCli, startRealDevServer } from './real-temporal';
 import { peakRssMiB, percentile, printTable } from './table';
 
 const num = (name: string, fallback: number): number => {
@@ -64,6 +70,12 @@ const PARALLEL_RUNS = process.env.BENCH_E2E_PARALLEL_RUNS === '0' ? 0 : num('BEN
 const WORKER_CPU_PROF = process.env.BENCH_E2E_WORKER_CPU_PROF || undefined;
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNING_SECRET = randomBytes(16).toString('hex');
+type ServerKind = 'embedded' | 'dev';
+const SERVER_LABEL: Record<ServerKind, string> = { embedded: 'embedded', dev: 'real dev server' };
+const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'embedded,dev').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+  if (x !== 'embedded' && x !== 'dev') throw new Error(`BENCH_E2E_SERVERS must list embedded and/or dev, got ${JSON.stringify(x)}`);
+  return x;
+});
 const ACTIONS = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -216,7 +228,7 @@ interface StackRss {
 }
 
 /** Builds a fresh stack, runs `fn`, and tears it down; returns fn's result and each process's peak RSS. */
-async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Promise<{ result: T; rss: StackRss }> {
+async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind: ServerKind = 'embedded'): Promise<{ result: T; rss: StackRss }> {
   const dbName = `fo_bench_e2e_${randomBytes(3).toString('hex')}`;
   const admin = new Client({ connectionString: SERVER });
   await admin.connect();
@@ -235,9 +247,11 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>): Prom
     await migrate({ pool });
     const port = await freePort();
     const saFlags = Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]);
-    server = spawn(process.execPath, [path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    server = kind === 'dev'
+      ? (await startRealDevServer({ port, searchAttributes: SEARCH_ATTRIBUTES })).proc
+      : spawn(process.execPath, [path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
     const address = `127.0.0.1:${port}`;
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -455,39 +469,52 @@ async function main(): Promise<void> {
   const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, r.server, r.worker, r.listener, r.receiver, peakRssMiB(process.pid)]);
   const fast = ['/a', '/b', '/c'];
 
-  const tp = await withStack(fast, throughput);
-  rssRow('throughput', tp.rss);
+  const real = realTemporalCli();
+  const servers = SERVERS.filter((k) => k !== 'dev' || !('missing' in real));
+  const notRun = SERVERS.length !== servers.length && 'missing' in real ? `Rows for the real dev server not run: ${real.missing}.` : undefined;
+
+  const tps: Array<{ kind: ServerKind; r: ThroughputResult }> = [];
+  for (const kind of servers) {
+    const tp = await withStack(fast, throughput, kind);
+    rssRow(`throughput (${SERVER_LABEL[kind]})`, tp.rss);
+    tps.push({ kind, r: tp.result });
+  }
   console.log(`Sustained throughput: ${EVENTS} events committed at once, ${ACTIONS} signed webhooks each\n`);
   printTable(
-    ['events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
-    [[String(tp.result.events), String(tp.result.delivered), tp.result.seconds, tp.result.delivered / tp.result.seconds, (tp.result.delivered * ACTIONS) / tp.result.seconds, String(tp.result.duplicates)]],
+    ['Temporal server', 'events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
+    tps.map(({ kind, r }) => [SERVER_LABEL[kind], String(r.events), String(r.delivered), r.seconds, r.delivered / r.seconds, (r.delivered * ACTIONS) / r.seconds, String(r.duplicates)]),
   );
 
   // CPU per event does not depend on what else the machine runs; events/s does.
-  const perEvent = (p: ProcessName) => (1000 * tp.result.cpu[p]) / tp.result.delivered;
-  const service = perEvent('server') + perEvent('worker') + perEvent('listener');
   console.log(`\nCPU per fully delivered event in that phase (ms; PostgreSQL's own CPU not included)\n`);
   printTable(
-    ['Temporal server', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
-    [[perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))]],
+    ['Temporal server', 'server process', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
+    tps.map(({ kind, r }) => {
+      const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
+      const service = perEvent('server') + perEvent('worker') + perEvent('listener');
+      return [SERVER_LABEL[kind], perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
+    }),
   );
 
-  const groups = Object.keys(tp.result.workerThreads) as ThreadGroup[];
+  const groups = tps[0] ? (Object.keys(tps[0].r.workerThreads) as ThreadGroup[]) : [];
   console.log(`\nWorker CPU per fully delivered event by thread (ms)\n`);
-  printTable(groups, [groups.map((g) => (1000 * tp.result.workerThreads[g]) / tp.result.delivered)]);
+  printTable(['Temporal server', ...groups], tps.map(({ kind, r }) => [SERVER_LABEL[kind], ...groups.map((g) => (1000 * r.workerThreads[g]) / r.delivered)]));
 
   const rateRows: Array<Array<string | number>> = [];
   for (const rate of RATES) {
-    const r = await withStack(fast, (s) => atRate(s, rate));
-    rssRow(`${rate} events/s`, r.rss);
-    const l = r.result.latencies;
-    rateRows.push([String(rate), String(r.result.inserted), r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
-      r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates)]);
+    for (const kind of servers) {
+      const r = await withStack(fast, (s) => atRate(s, rate), kind);
+      rssRow(`${rate} events/s (${SERVER_LABEL[kind]})`, r.rss);
+      const l = r.result.latencies;
+      rateRows.push([SERVER_LABEL[kind], String(rate), String(r.result.inserted), r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
+        r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates)]);
+    }
   }
   if (RATES.length > 0) {
     console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
-    printTable(['target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates'], rateRows);
+    printTable(['Temporal server', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates'], rateRows);
   }
+  if (notRun) console.log(`\n${notRun}`);
 
   if (PARALLEL_RUNS > 0) await parallelPhase(rssRow);
 

@@ -19,6 +19,10 @@
  * BENCH_SERVER_PROFILE=dir (run the server under `node --cpu-prof`, profiles written to dir),
  * BENCH_DATABASE_URL (PostgreSQL server for the durable rows; default $DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/postgres — a database is created and dropped per row).
+ *
+ * Side by side: the rows labelled "real dev server" run the same worker and load against Temporal's
+ * own dev server (`temporal server start-dev`, in memory; built by scripts/real-temporal.sh under
+ * REAL_TEMPORAL_DIR). Without that binary those rows are not run, and the output says so.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,6 +34,7 @@ import { Client as PgClient } from 'pg';
 import { bundleWorkflowCode, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { percentile, printTable } from './table';
 import { cpuSeconds, peakRssMiB, threadCpuSeconds, type ThreadGroup } from './proc';
+import { realTemporalCli, startRealDevServer } from './real-temporal';
 import type { LoadRequest, LoadResult } from './temporal-load';
 import type { WorkerProcessConfig } from './temporal-worker';
 
@@ -44,6 +49,8 @@ interface BenchConfig {
   connection?: Partial<NativeConnectionOptions>;
   /** Keep the server's state in PostgreSQL (`--data`) instead of memory. */
   durable?: boolean;
+  /** The server under load: the embedded one (default) or the real dev server. */
+  server?: 'embedded' | 'real dev server';
 }
 
 /**
@@ -84,6 +91,9 @@ const CONFIGS: BenchConfig[] = [
   { ...base, label: 'SDK defaults (durable)', durable: true },
   { ...rec, label: 'recommended (durable)', durable: true },
   { ...rec, label: 'recommended local activities (durable)', workflowType: 'threeParallelLocal', durable: true },
+  { ...base, label: 'real dev server: SDK defaults', server: 'real dev server' },
+  { ...rec, label: 'real dev server: recommended', server: 'real dev server' },
+  { ...rec, label: 'real dev server: recommended local activities', workflowType: 'threeParallelLocal', server: 'real dev server' },
 ];
 
 /** Each in-memory row next to the same configuration with a durable server. */
@@ -91,6 +101,7 @@ const SHORT_LIST = [
   'SDK defaults (1 loader)', 'SDK defaults (durable)',
   'recommended', 'recommended (durable)',
   'recommended local activities', 'recommended local activities (durable)',
+  'real dev server: SDK defaults', 'real dev server: recommended', 'real dev server: recommended local activities',
 ];
 
 interface Row {
@@ -159,7 +170,15 @@ async function storeBackendPid(database: string): Promise<number> {
   });
 }
 
-async function startServer(port: number, dataUrl?: string): Promise<{ proc: ChildProcess; stats(): Promise<Record<string, number>> }> {
+type BenchServer = { proc: ChildProcess; stats(): Promise<Record<string, number>> };
+
+/** The real dev server; it has no call statistics to report (the stats table shows 0 for it). */
+async function startRealServer(port: number): Promise<BenchServer> {
+  const server = await startRealDevServer({ port });
+  return { proc: server.proc, stats: async () => ({}) };
+}
+
+async function startServer(port: number, dataUrl?: string): Promise<BenchServer> {
   const serverPath = path.resolve(__dirname, '../src/embedded-temporal/main.js');
   const profileDir = process.env.BENCH_SERVER_PROFILE;
   const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
@@ -209,7 +228,7 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const db = config.durable ? await benchDatabase() : null;
-  const server = await startServer(port, db?.url);
+  const server = config.server === 'real dev server' ? await startRealServer(port) : await startServer(port, db?.url);
   const children: ChildProcess[] = [];
   try {
     const dbPid = db ? await storeBackendPid(db.name) : null;
@@ -250,7 +269,7 @@ async function runConfig(config: BenchConfig, bundlePath: string, n: number, war
       workerRss: Math.max(...pids.workers.map(peakRssMiB)),
     };
     await stopAll(workers, loaders);
-    if (process.env.BENCH_SERVER_PROFILE) {
+    if (process.env.BENCH_SERVER_PROFILE && config.server !== 'real dev server') {
       // A profile is written only on a normal exit: SIGTERM (graceful stop), not SIGKILL.
       const exited = new Promise((resolve) => server.proc.once('exit', resolve));
       server.proc.kill('SIGTERM');
@@ -288,7 +307,9 @@ function selectConfigs(): BenchConfig[] {
 async function main(): Promise<void> {
   const n = Number(process.env.BENCH_WORKFLOWS ?? 2000);
   const warmup = Number(process.env.BENCH_WARMUP ?? 600);
-  const configs = selectConfigs();
+  const real = realTemporalCli();
+  const notRun = 'missing' in real ? selectConfigs().filter((c) => c.server === 'real dev server') : [];
+  const configs = selectConfigs().filter((c) => !notRun.includes(c));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-temporal-'));
   try {
     const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: undefined });
@@ -300,6 +321,7 @@ async function main(): Promise<void> {
       rows.push(await runConfig(c, bundlePath, n, warmup));
     }
     print(rows, n);
+    if ('missing' in real) for (const c of notRun) console.log(`\nRow "${c.label}" not run: ${real.missing}.`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -307,7 +329,7 @@ async function main(): Promise<void> {
 
 function print(rows: Row[], n: number): void {
   const load = os.loadavg()[0]!;
-  console.log(`\nEmbedded Temporal server — workflow of 3 parallel no-op activities, wall clock, ${n} workflows per row, ${os.cpus().length} cores (1-min load after the run: ${load.toFixed(2)})\n`);
+  console.log(`\nEmbedded Temporal server (and, where labelled, the real dev server) — workflow of 3 parallel no-op activities, wall clock, ${n} workflows per row, ${os.cpus().length} cores (1-min load after the run: ${load.toFixed(2)})\n`);
   console.log('CPU ms/wf = CPU milliseconds per completed workflow, per process kind (all threads; summed over processes of that kind); database = the durable store\'s PostgreSQL backend.\n');
   printTable(
     ['configuration', 'workers', 'loaders', 'in flight', 'workflows/s', 'p50 ms', 'p99 ms', 'CPU ms/wf server', 'CPU ms/wf database', 'CPU ms/wf worker', 'CPU ms/wf client', 'CPU ms/wf total', 'server peak RSS MiB', 'worker peak RSS MiB'],

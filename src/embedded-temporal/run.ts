@@ -957,7 +957,9 @@ export class WorkflowRun {
     const finish = (retryState: number) =>
       this.finishActivity(a, E.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, { failure, retryState }, wasStarted);
     if (timeoutType === TT.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE || timeoutType === TT.TIMEOUT_TYPE_SCHEDULE_TO_START) {
-      finish(RS.RETRY_STATE_TIMEOUT);
+      // As the real server (v1.29 RetryActivity): these timeouts are never retryable, so the retry
+      // state says NON_RETRYABLE_FAILURE; TIMEOUT is for a retry that would start past the deadline.
+      finish(a.cancelRequested ? RS.RETRY_STATE_CANCEL_REQUESTED : RS.RETRY_STATE_NON_RETRYABLE_FAILURE);
       return;
     }
     this.retryOrFinish(a, failure, null, null, finish);

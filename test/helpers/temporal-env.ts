@@ -3,15 +3,20 @@
  *
  * Every workflow test goes through {@link createTestEnv}, so pointing `TEMPORAL_TEST_SERVER` at another
  * executable with the same launch contract (for example Temporal's Java time-skipping test server, or a
- * Temporal CLI binary for wall-clock mode) turns the workflow suite into a conformance suite for that server.
+ * Temporal CLI binary for wall-clock mode) turns the workflow suite into a conformance suite for that server
+ * (`npm run test:conformance`, scripts/conformance.js). `TEMPORAL_TEST_SERVER_LAUNCH` says which launch
+ * contracts that executable has (see {@link serverLaunchModes}).
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { SearchAttributeKey } from '@temporalio/common/lib/search-attributes';
 import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/search-attributes';
 import { temporal } from '@temporalio/proto';
+import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type LogLevel, type WorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import { cachedWorkflowBundle } from './bundle';
@@ -41,20 +46,51 @@ export function serverExecutablePath(): string {
 }
 
 /**
+ * The launch contracts of the server under test, from `TEMPORAL_TEST_SERVER_LAUNCH`:
+ * - `both` (default; the embedded server's main.js): answers the dev-server argv of `createLocal` and
+ *   the `<port>` argv of `createTimeSkipping`;
+ * - `local`: only `server start-dev ...` (the real `temporal` CLI: it has no time skipping);
+ * - `time-skipping`: only `<port> [--enable-time-skipping]` (Temporal's Java test server).
+ */
+export function serverLaunchModes(): { local: boolean; timeSkipping: boolean } {
+  const raw = process.env.TEMPORAL_TEST_SERVER_LAUNCH ?? 'both';
+  switch (raw) {
+    case 'both':
+      return { local: true, timeSkipping: true };
+    case 'local':
+      return { local: true, timeSkipping: false };
+    case 'time-skipping':
+      return { local: false, timeSkipping: true };
+    default:
+      throw new Error(`TEMPORAL_TEST_SERVER_LAUNCH must be both, local or time-skipping (got "${raw}")`);
+  }
+}
+
+/**
  * Start a Temporal environment for one test file (call it in `beforeAll`, and `teardown()` it in `afterAll`).
  *
  * Custom search attributes are registered the way a user of each mode would: through the dev server's
  * `searchAttributes` option (the `--search-attribute` flags) for `createLocal`, and through
  * `OperatorService.AddSearchAttributes` for the time-skipping server, which has no such flag.
+ *
+ * When the server under test lacks the requested launch mode (see {@link serverLaunchModes}):
+ * a time-skipping request on a local-only server gets a wall-clock `createLocal` environment (tests
+ * that need skipped time are then listed in the README's conformance table), and a wall-clock request
+ * on a time-skipping-only server gets that server started with time skipping locked (its default)
+ * behind a plain client, which is a wall-clock server.
  */
 export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestWorkflowEnvironment> {
-  const { timeSkipping = true, searchAttributes = [] } = options;
+  const { searchAttributes = [] } = options;
+  const requested = options.timeSkipping ?? true;
+  const modes = serverLaunchModes();
   installQuietRuntime();
   const executable = { type: 'existing-path' as const, path: serverExecutablePath() };
-  if (!timeSkipping) {
+  if (requested ? !modes.timeSkipping : modes.local) {
     return await TestWorkflowEnvironment.createLocal({ server: { executable, searchAttributes } });
   }
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+  const env = requested
+    ? await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } })
+    : await startWallClockOnTimeSkippingServer(executable.path);
   if (searchAttributes.length > 0) {
     try {
       await registerSearchAttributes(env, searchAttributes);
@@ -64,6 +100,69 @@ export async function createTestEnv(options: TestEnvOptions = {}): Promise<TestW
     }
   }
   return env;
+}
+
+/**
+ * Run a `<port>`-contract server ourselves (time skipping stays locked: nothing unlocks it) and attach
+ * a plain, wall-clock environment to it; its teardown also kills the server.
+ */
+async function startWallClockOnTimeSkippingServer(executablePath: string): Promise<TestWorkflowEnvironment> {
+  const port = await freeLoopbackPort();
+  const child = spawn(executablePath, [String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? `code ${String(code)}`)));
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitForSystemInfo(address, exited);
+    const env = await TestWorkflowEnvironment.createFromExistingServer({ address });
+    const teardown = env.teardown.bind(env);
+    Object.defineProperty(env, 'teardown', {
+      value: async () => {
+        try {
+          await teardown();
+        } finally {
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    return env;
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+async function waitForSystemInfo(address: string, exited: Promise<string>, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone: string | undefined;
+  void exited.then((how) => {
+    gone = how;
+  });
+  for (;;) {
+    if (gone !== undefined) throw new Error(`${serverExecutablePath()} exited (${gone}) before answering GetSystemInfo at ${address}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`No GetSystemInfo answer at ${address} within ${timeoutMs} ms: ${String(err)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Keep worker INFO chatter out of test output; `TEMPORAL_TEST_LOG_LEVEL=DEBUG` brings it back. */
@@ -84,8 +183,15 @@ async function registerSearchAttributes(env: TestWorkflowEnvironment, keys: AnyS
     if (indexed === undefined) throw new Error(`No IndexedValueType for search attribute type ${key.type}`);
     requested[key.name] = indexed;
   }
-  const listed = await env.connection.operatorService.listSearchAttributes({ namespace });
-  const existing = { ...listed.systemAttributes, ...listed.customAttributes };
+  let existing: Record<string, unknown> = {};
+  try {
+    const listed = await env.connection.operatorService.listSearchAttributes({ namespace });
+    existing = { ...listed.systemAttributes, ...listed.customAttributes };
+  } catch (err) {
+    // Temporal's Java test server has AddSearchAttributes but no ListSearchAttributes: on a fresh
+    // server nothing custom is registered yet, so add them all.
+    if (grpcCode(err) !== 12 /* UNIMPLEMENTED */) throw err;
+  }
   const missing = Object.fromEntries(Object.entries(requested).filter(([name]) => !(name in existing)));
   if (Object.keys(missing).length === 0) return;
   await env.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });

@@ -244,7 +244,8 @@ describe('timeouts', () => {
       scheduleToCloseTimeout: '2s',
       retry: { initialInterval: '1s', maximumAttempts: 5 },
     });
-    expectTimeout(activityFailureOf(outcome), 'SCHEDULE_TO_CLOSE', 'TIMEOUT');
+    // A schedule-to-close timeout is not retryable: the real dev server says NON_RETRYABLE_FAILURE.
+    expectTimeout(activityFailureOf(outcome), 'SCHEDULE_TO_CLOSE', 'NON_RETRYABLE_FAILURE');
   });
 
   test('schedule-to-close bounds retries: no attempt is scheduled past the deadline', async () => {

@@ -5,61 +5,20 @@
  * config's ssrf.allow); /metrics shows the counters moving, /readyz is 200, and SIGTERM stops it
  * with exit code 0 and the checkpoint saved past the rows. Startup failures say what to do.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate } from '../../src/db/migrate';
 import { parsePrometheusText } from '../../src/metrics/parse-text';
 import { createTestDatabase, databaseUrl, waitFor, type TestDatabase } from '../helpers/pg';
+import { type Cli, ROOT, startCli as startProcess, unwrap } from '../helpers/cli-process';
 import { type HttpReceiver, startHttpReceiver } from '../helpers/receivers';
 
 jest.setTimeout(240_000);
 
-const ROOT = join(__dirname, '..', '..');
-
-interface Cli {
-  child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-  /** stdout lines that are not JSON (must stay empty: logs are JSON lines). */
-  other: string[];
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startCli(args: string[], env: Record<string, string>): Cli {
-  const child = spawn(process.execPath, ['bin/run.js', 'start', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const other: string[] = [];
-  let err = '';
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts.filter((l) => l.trim() !== '')) {
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        other.push(line);
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return { child, lines, other, stderr: () => err, exited };
-}
-
-/** oclif wraps error messages with ` › ` prefixes; join them back into one line. */
-const unwrap = (text: string) => text.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ');
+/** `fraiseql-observers start ...` as a child process. */
+const startCli = (args: string[], env: Record<string, string>): Cli => startProcess(['start', ...args], env);
 
 async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(url)).text();
