@@ -76,6 +76,32 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     return { history: { events }, nextPageToken: more ? token(next) : Buffer.alloc(0) };
   };
 
+  /** Newest events first, `maximumPageSize` at a time (the Web UI's default view pages this way). */
+  const historyPageReverse = (req: any): object => {
+    const n = ns(req);
+    let run = n.getRun(req.execution);
+    // The last event of the history when the first page was read: events written later are not
+    // part of this listing (a reverse page cannot be followed by older and newer events at once).
+    let last = run.history.length;
+    if (req.nextPageToken && req.nextPageToken.length > 0) {
+      let tok: HistoryToken;
+      try {
+        tok = JSON.parse(Buffer.from(req.nextPageToken).toString('utf8')) as HistoryToken;
+      } catch {
+        throw invalidArgument('Invalid NextPageToken.');
+      }
+      const r = n.runs.get(tok.runId);
+      if (!r || r.workflowId !== run.workflowId || typeof tok.next !== 'number') throw invalidArgument('Invalid NextPageToken.');
+      run = r;
+      last = Math.min(tok.next, run.history.length);
+    }
+    const size = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
+    const first = Math.max(1, last - size + 1);
+    const events = run.history.slice(first - 1, last).reverse();
+    const nextPageToken = first > 1 ? Buffer.from(JSON.stringify({ runId: run.runId, next: first - 1 } satisfies HistoryToken)) : Buffer.alloc(0);
+    return { history: { events }, nextPageToken };
+  };
+
   const describe = (req: any) => {
     const n = ns(req);
     const run = n.getRun(req.execution);
@@ -275,11 +301,7 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     },
     DescribeWorkflowExecution: describe,
     GetWorkflowExecutionHistory: historyPage,
-    GetWorkflowExecutionHistoryReverse: (req: any) => {
-      const n = ns(req);
-      const run = n.getRun(req.execution);
-      return { history: { events: [...run.history].reverse() }, nextPageToken: Buffer.alloc(0) };
-    },
+    GetWorkflowExecutionHistoryReverse: historyPageReverse,
     ListWorkflowExecutions: (req: any) => listExecutions(ns(req), req.query ?? '', req.pageSize ?? 0, req.nextPageToken),
     ScanWorkflowExecutions: (req: any) => listExecutions(ns(req), req.query ?? '', req.pageSize ?? 0, req.nextPageToken),
     CountWorkflowExecutions: (req: any) => countExecutions(ns(req), req.query ?? ''),
@@ -324,10 +346,19 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     DescribeTaskQueue: (req: any) => {
       const n = ns(req);
       requireField(req.taskQueue?.name, 'TaskQueue is not set on request.');
+      const TQT = enums.TaskQueueType;
+      const type = req.taskQueueType || TQT.TASK_QUEUE_TYPE_WORKFLOW;
+      // Nexus tasks are not served: no queue of that type ever has pollers.
+      if (type === TQT.TASK_QUEUE_TYPE_NEXUS) return { pollers: [], taskQueueStatus: { backlogCountHint: 0 } };
+      const sticky = req.taskQueue.kind === enums.TaskQueueKind.TASK_QUEUE_KIND_STICKY;
       const key = queueKey(n.namespace, req.taskQueue.name);
-      const backlog = req.taskQueueType === enums.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
-        ? state.activityQueues.backlog(key) : state.workflowQueues.backlog(key);
-      return { pollers: [], taskQueueStatus: { backlogCountHint: backlog } };
+      const queues = type === TQT.TASK_QUEUE_TYPE_ACTIVITY ? state.activityQueues : state.workflowQueues;
+      const pollers = queues.pollers(sticky ? `sticky\u0000${key}` : key).map((p) => ({
+        identity: p.identity,
+        lastAccessTime: tsFromMs(p.lastAccessTime),
+        ratePerSecond: 100_000, // what the real server reports for a worker that sets no rate limit
+      }));
+      return { pollers, taskQueueStatus: { backlogCountHint: queues.backlog(key) } };
     },
   };
 }
