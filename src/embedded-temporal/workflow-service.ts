@@ -7,12 +7,14 @@ import { type ServerState } from './state';
 import { CLOSE_EVENTS } from './history';
 import { type WorkflowRun, queueKey } from './run';
 import { countExecutions, executionInfo, listExecutions } from './visibility';
-import { INDEXED_VALUE_TYPE } from './namespace';
+import { INDEXED_VALUE_TYPE, type Namespace } from './namespace';
 import {
   durationFromMs, enums, invalidArgument, notFound, num, tsFromMs, type UnaryHandler, ServiceError,
 } from './proto';
 
 const HEF = enums.HistoryEventFilterType;
+/** The one cluster of this server, named in GetClusterInfo and in each namespace's replication config. */
+const CLUSTER_NAME = 'embedded';
 
 function requireField(value: unknown, message: string): void {
   if (value === undefined || value === null || value === '') throw invalidArgument(message);
@@ -102,6 +104,29 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     return { history: { events }, nextPageToken };
   };
 
+  /**
+   * A namespace as the real service describes it, with the replication and archival sections the
+   * `temporal` CLI reads unconditionally (it dereferences `replicationConfig` when printing).
+   */
+  const describeNamespace = (n: Namespace) => ({
+    namespaceInfo: {
+      name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId,
+      description: state.durable ? 'embedded namespace (durable store)' : 'embedded in-memory namespace',
+      capabilities: { eagerWorkflowStart: false, syncUpdate: false, asyncUpdate: false, workerPollCompleteOnShutdown: true },
+    },
+    config: {
+      workflowExecutionRetentionTtl: durationFromMs(n.retentionMs),
+      badBinaries: { binaries: {} },
+      historyArchivalState: enums.ArchivalState.ARCHIVAL_STATE_DISABLED,
+      visibilityArchivalState: enums.ArchivalState.ARCHIVAL_STATE_DISABLED,
+    },
+    replicationConfig: {
+      activeClusterName: CLUSTER_NAME,
+      clusters: [{ clusterName: CLUSTER_NAME }],
+    },
+    isGlobalNamespace: false,
+  });
+
   const describe = (req: any) => {
     const n = ns(req);
     const run = n.getRun(req.execution);
@@ -171,28 +196,14 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     }),
     GetClusterInfo: () => ({
       supportedClients: {}, serverVersion: state.options.serverVersion, clusterId: state.clusterId,
-      clusterName: 'embedded', historyShardCount: 1, persistenceStore: state.durable ? 'postgresql' : 'memory', visibilityStore: 'memory',
+      clusterName: CLUSTER_NAME, historyShardCount: 1, persistenceStore: state.durable ? 'postgresql' : 'memory', visibilityStore: 'memory',
     }),
     DescribeNamespace: (req: any) => {
       const name = req.namespace || '';
       if (!name && !req.id) throw invalidArgument('Namespace not set on request.');
-      const n = name ? state.namespace(name) : state.namespaceById(req.id);
-      return {
-        namespaceInfo: {
-          name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId,
-          description: state.durable ? 'embedded namespace (durable store)' : 'embedded in-memory namespace',
-          capabilities: { eagerWorkflowStart: false, syncUpdate: false, asyncUpdate: false, workerPollCompleteOnShutdown: true },
-        },
-        config: { workflowExecutionRetentionTtl: durationFromMs(n.retentionMs) },
-        isGlobalNamespace: false,
-      };
+      return describeNamespace(name ? state.namespace(name) : state.namespaceById(req.id));
     },
-    ListNamespaces: () => ({
-      namespaces: state.allNamespaces().map((n) => ({
-        namespaceInfo: { name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId },
-        config: { workflowExecutionRetentionTtl: durationFromMs(n.retentionMs) },
-      })),
-    }),
+    ListNamespaces: () => ({ namespaces: state.allNamespaces().map(describeNamespace) }),
     RegisterNamespace: (req: any) => {
       requireField(req.namespace, 'Namespace not set on request.');
       state.registerNamespace(req.namespace, req.workflowExecutionRetentionPeriod);
