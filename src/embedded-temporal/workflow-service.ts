@@ -311,6 +311,21 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
       return {};
     },
     DescribeWorkflowExecution: describe,
+    ResetWorkflowExecution: (req: any) => {
+      const n = ns(req);
+      requireField(req.workflowExecution?.workflowId, 'WorkflowId is not set on request.');
+      return { runId: n.resetRun(req).run.runId };
+    },
+    StartBatchOperation: (req: any) => state.batches.start(ns(req), req, Date.now()),
+    DescribeBatchOperation: (req: any) => {
+      requireField(req.jobId, 'JobId is not set on request.');
+      return state.batches.describe(ns(req), req.jobId);
+    },
+    ListBatchOperations: (req: any) => state.batches.list(ns(req)),
+    StopBatchOperation: (req: any) => {
+      requireField(req.jobId, 'JobId is not set on request.');
+      return state.batches.stop(ns(req), req.jobId);
+    },
     GetWorkflowExecutionHistory: historyPage,
     GetWorkflowExecutionHistoryReverse: historyPageReverse,
     ListWorkflowExecutions: (req: any) => listExecutions(ns(req), req.query ?? '', req.pageSize ?? 0, req.nextPageToken),

@@ -22,11 +22,11 @@ import {
 } from '../helpers/temporal-env';
 import { createActivities } from './activities';
 import { echo, runActivity, waitForFinish } from './workflows';
-import { finishSignal } from './workflows/definitions';
+import { addSignal, finishSignal, valuesQuery } from './workflows/definitions';
 
 jest.setTimeout(120_000);
 
-const { TaskQueueType, IndexedValueType } = temporal.api.enums.v1;
+const { TaskQueueType, IndexedValueType, BatchOperationState, BatchOperationType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 
 let env: TestWorkflowEnvironment;
 let worker: FileWorker;
@@ -176,5 +176,107 @@ describe('grpc.health.v1.Health', () => {
 
   it('answers NOT_FOUND for a service it does not host', async () => {
     expect(grpcCode(await rejectionOf(check('no.such.Service')))).toBe(grpc.status.NOT_FOUND);
+  });
+});
+
+describe('ResetWorkflowExecution (the Web UI\'s "Reset")', () => {
+  it('re-runs a closed run from its first workflow task: a new run of the same id, the base run kept', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset');
+    const base = await worker.run(async () => {
+      const h = await env.client.workflow.start(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['reset'], { startToCloseTimeout: '10s' }] });
+      await h.result();
+      return h.firstExecutionRunId;
+    });
+    const baseHistory = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId, runId: base } })).history!.events!;
+    const firstTask = baseHistory.find((e) => eventTypeName(e) === 'WorkflowTaskCompleted')!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId, runId: base }, reason: 'again', workflowTaskFinishEventId: firstTask.eventId, requestId: `r-${workflowId}`,
+    });
+    expect(runId).not.toBe(base);
+    const result = await worker.run(() => env.client.workflow.getHandle(workflowId, runId!).result());
+    expect(result).toBe('Hello, reset!');
+    const events = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId, runId } })).history!.events!;
+    expect(events.slice(0, 4).map(eventTypeName)).toEqual(['WorkflowExecutionStarted', 'WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskFailed']);
+    expect(events[3]!.workflowTaskFailedEventAttributes).toMatchObject({ cause: WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW, baseRunId: base, newRunId: runId });
+    expect(eventTypeName(events.at(-1)!)).toBe('WorkflowExecutionCompleted');
+    expect((await env.client.workflow.getHandle(workflowId, base).describe()).status.name).toBe('COMPLETED');
+    // The same request id is the same reset.
+    const again = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId, runId: base }, reason: 'again', workflowTaskFinishEventId: firstTask.eventId, requestId: `r-${workflowId}`,
+    });
+    expect(again.runId).toBe(runId);
+  });
+
+  it('resets an open run: it is terminated, and its later signals are re-applied to the new run', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-open');
+    const handle = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId });
+    await worker.run(async () => {
+      await handle.signal(addSignal, 'kept');
+      expect(await handle.query(valuesQuery)).toEqual(['kept']);
+    });
+    const history = (await handle.fetchHistory()).events!;
+    const firstTask = history.find((e) => eventTypeName(e) === 'WorkflowTaskCompleted')!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'redo', workflowTaskFinishEventId: firstTask.eventId, requestId: `r-${workflowId}`,
+    });
+    expect((await env.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).describe()).status.name).toBe('TERMINATED');
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    await worker.run(async () => {
+      expect(await reset.query(valuesQuery)).toEqual(['kept']);
+      await reset.signal(finishSignal, 'done');
+      expect(await reset.result()).toBe('done');
+    });
+  });
+
+  it('refuses a reset point after the run\'s first command, naming the first workflow task', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-late');
+    await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['late'], { startToCloseTimeout: '10s' }] }));
+    const history = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } })).history!.events!;
+    const tasks = history.filter((e) => eventTypeName(e) === 'WorkflowTaskCompleted');
+    expect(tasks.length).toBeGreaterThan(1);
+    const err = await rejectionOf(env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'late', workflowTaskFinishEventId: tasks.at(-1)!.eventId, requestId: `r-${workflowId}`,
+    }));
+    expect(grpcCode(err)).toBe(grpc.status.UNIMPLEMENTED);
+    expect(String((err as Error).message)).toContain(`reset to event ${Number(tasks[0]!.eventId)} (the first workflow task) instead`);
+    const notATask = await rejectionOf(env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'x', workflowTaskFinishEventId: history[0]!.eventId, requestId: `r2-${workflowId}`,
+    }));
+    expect(grpcCode(notATask)).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+});
+
+describe('batch operations (the Web UI\'s bulk actions)', () => {
+  it('terminates every run a query selects, and reports the job', async () => {
+    const prefix = uniqueWorkflowId('ui-batch');
+    for (let i = 0; i < 3; i++) await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-${i}` });
+    const jobId = `job-${prefix}`;
+    await env.client.workflowService.startBatchOperation({
+      namespace: namespace(), jobId, reason: 'bulk terminate', visibilityQuery: `WorkflowId STARTS_WITH '${prefix}-' AND ExecutionStatus = 'Running'`,
+      terminationOperation: { identity: 'ui-test' },
+    });
+    for (let i = 0; i < 3; i++) expect((await env.client.workflow.getHandle(`${prefix}-${i}`).describe()).status.name).toBe('TERMINATED');
+    const job = await env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId });
+    expect(job).toMatchObject({ jobId, operationType: BatchOperationType.BATCH_OPERATION_TYPE_TERMINATE, state: BatchOperationState.BATCH_OPERATION_STATE_COMPLETED, reason: 'bulk terminate', identity: 'ui-test' });
+    expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([3, 3, 0]);
+    const listed = await env.client.workflowService.listBatchOperations({ namespace: namespace() });
+    expect(listed.operationInfo?.map((o) => o.jobId)).toContain(jobId);
+    expect(grpcCode(await rejectionOf(env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId: 'no-such-job' })))).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('signals the listed executions; a closed one counts as a failure', async () => {
+    const prefix = uniqueWorkflowId('ui-batch-sig');
+    const open = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-open` });
+    const closed = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-closed` });
+    await closed.terminate('closed first');
+    const jobId = `job-${prefix}`;
+    await env.client.workflowService.startBatchOperation({
+      namespace: namespace(), jobId, reason: 'bulk signal',
+      executions: [{ workflowId: open.workflowId }, { workflowId: closed.workflowId }],
+      signalOperation: { signal: 'finish', input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"batch"') }] } },
+    });
+    expect(await worker.run(() => open.result())).toBe('batch');
+    const job = await env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId });
+    expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([2, 1, 1]);
   });
 });
