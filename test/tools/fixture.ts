@@ -93,6 +93,8 @@ export interface ServiceFixture {
   home: string;
   /** Answer every held webhook request (those held later are answered at once). */
   releaseHeld(): void;
+  /** Insert `n` more held Order events (holding again) and wait until each has its webhook held open. */
+  addHeld(n: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -210,7 +212,14 @@ export async function startServiceFixture(kind: ServerKind, counts = { created: 
     await waitFor('every held run with its webhook held open', () => held.length >= counts.held, 60_000, 100);
     // The other action of each held run has finished: the run shows one outcome and one pending activity.
     await waitFor('the held runs\' first actions delivered', () => receiver!.requests.filter((r) => r.path.startsWith('/notify/')).length >= counts.held, 60_000, 100);
-    return { address, service, devServer, db, receiver, runs, client, home, releaseHeld, close };
+    const addHeld = async (n: number) => {
+      released = false;
+      const before = held.length;
+      const ids = await insert('Order', 'UPDATE', 'held', n);
+      await waitFor(`${n} more held webhooks`, () => held.length >= before + n, 60_000, 100);
+      return ids;
+    };
+    return { address, service, devServer, db, receiver, runs, client, home, releaseHeld, addHeld, close };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

@@ -186,6 +186,34 @@ describe.each<ServerKind>(['start', 'dev-server'])('the temporal CLI against %s'
     expect(out).toMatch(/Result\s+\{"actions":\[.*"key":"order_held:1".*"status":"succeeded".*\],.*"observers":\["order_held"\],"status":"succeeded"\}/);
   });
 
+  it('workflow reset --type FirstWorkflowTask re-runs a dead-letter event under a new run', async () => {
+    const id = f.runs.deadLetter;
+    const before = await json<any>('workflow', 'describe', '-w', id);
+    expect(await cli('workflow', 'reset', '-w', id, '--type', 'FirstWorkflowTask', '--reason', 'replay from the cli')).toBe(`Resetting workflow ${id} to event ID 4\n`);
+    await waitFor('the new run to fail again (its webhook still answers 400)', async () => {
+      const d = await json<any>('workflow', 'describe', '-w', id);
+      return d.workflowExecutionInfo.execution.runId !== before.workflowExecutionInfo.execution.runId && d.workflowExecutionInfo.status === 'WORKFLOW_EXECUTION_STATUS_FAILED';
+    }, 60_000, 300);
+    const events = (await json<{ events: Array<{ eventType: string; workflowTaskFailedEventAttributes?: { cause: string; baseRunId: string } }> }>('workflow', 'show', '-w', id)).events;
+    expect(events[3]).toMatchObject({ eventType: 'EVENT_TYPE_WORKFLOW_TASK_FAILED', workflowTaskFailedEventAttributes: { cause: 'WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW', baseRunId: before.workflowExecutionInfo.execution.runId } });
+    // Both runs of the id are listed: the base run and the reset one.
+    const runs = tableRows(await cli('workflow', 'list', '--query', `WorkflowId = '${id}'`)).slice(1);
+    expect(runs.map((r) => r[0])).toEqual(['Failed', 'Failed']);
+  });
+
+  it('workflow terminate --query runs a batch operation over the selected runs', async () => {
+    const added = await f.addHeld(2);
+    const query = `WorkflowType = 'processChangeEvent' AND ExecutionStatus = 'Running'`;
+    const open = tableRows(await cli('workflow', 'list', '--query', query)).slice(1);
+    expect(open.map((r) => r[1]).sort()).toEqual([...added].sort());
+    expect(await cli('workflow', 'terminate', '--query', query, '--reason', 'batch from the cli', '--yes')).toMatch(/Started batch for job ID: \S+/);
+    await waitFor('no run open any more', async () => tableRows(await cli('workflow', 'list', '--query', query)).length === 0, 30_000, 300);
+    for (const id of added) expect((await json<any>('workflow', 'describe', '-w', id)).workflowExecutionInfo.status).toBe('WORKFLOW_EXECUTION_STATUS_TERMINATED');
+    const jobs = await json<any>('batch', 'list');
+    expect(JSON.stringify(jobs)).toContain('BATCH_OPERATION_STATE_COMPLETED');
+    f.releaseHeld();
+  });
+
   it('operator commands: search attributes, namespace, cluster health', async () => {
     const listed = await json<{ customAttributes: Record<string, string>; systemAttributes: Record<string, string> }>('operator', 'search-attribute', 'list');
     expect(listed.customAttributes).toMatchObject({
