@@ -12,6 +12,7 @@ import { healthServiceDefinition, HEALTH_SERVICE } from '../../src/embedded-temp
 import {
   createTestEnv,
   eventTypeName,
+  eventually,
   grpcCode,
   rejectionOf,
   startFileWorker,
@@ -255,8 +256,13 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
       namespace: namespace(), jobId, reason: 'bulk terminate', visibilityQuery: `WorkflowId STARTS_WITH '${prefix}-' AND ExecutionStatus = 'Running'`,
       terminationOperation: { identity: 'ui-test' },
     });
+    // A real server runs the job asynchronously; wait for it to finish before reading its counts.
+    const job = await eventually(async () => {
+      const j = await env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId });
+      if (j.state !== BatchOperationState.BATCH_OPERATION_STATE_COMPLETED) throw new Error(`batch job ${jobId} is in state ${String(j.state)}`);
+      return j;
+    });
     for (let i = 0; i < 3; i++) expect((await env.client.workflow.getHandle(`${prefix}-${i}`).describe()).status.name).toBe('TERMINATED');
-    const job = await env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId });
     expect(job).toMatchObject({ jobId, operationType: BatchOperationType.BATCH_OPERATION_TYPE_TERMINATE, state: BatchOperationState.BATCH_OPERATION_STATE_COMPLETED, reason: 'bulk terminate', identity: 'ui-test' });
     expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([3, 3, 0]);
     const listed = await env.client.workflowService.listBatchOperations({ namespace: namespace() });
@@ -276,7 +282,11 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
       signalOperation: { signal: 'finish', input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"batch"') }] } },
     });
     expect(await worker.run(() => open.result())).toBe('batch');
-    const job = await env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId });
+    const job = await eventually(async () => {
+      const j = await env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId });
+      if (j.state !== BatchOperationState.BATCH_OPERATION_STATE_COMPLETED) throw new Error(`batch job ${jobId} is in state ${String(j.state)}`);
+      return j;
+    });
     expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([2, 1, 1]);
   });
 });
