@@ -19,5 +19,7 @@ module.exports = {
     { ...base, displayName: 'rules', testMatch: ['<rootDir>/test/rules/**/*.test.ts'] },
     // Only `npm run test:conformance` selects it: these tests need the real Temporal tools (scripts/real-temporal.sh).
     { ...base, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
+    // Not in `npm test`: needs the real `temporal` CLI and Web UI server (built with Go) and Chromium.
+    { ...base, displayName: 'tools', testMatch: ['<rootDir>/test/tools/**/*.test.ts'] },
   ],
 };

@@ -40,9 +40,21 @@ class Queue<R> {
   }
 }
 
+/** How long a poller stays listed after its last poll (the real matching service keeps five minutes). */
+export const POLLER_TTL_MS = 5 * 60_000;
+
+/** A worker that polled a queue recently, as DescribeTaskQueue reports it. */
+export interface PollerSeen {
+  identity: string;
+  /** wall-clock ms of its last poll */
+  lastAccessTime: number;
+}
+
 export class TaskQueues<R> {
   private queues = new Map<string, Queue<R>>();
   private shutdownKeys = new Set<string>();
+  /** queue key → poller identity → wall-clock ms of its last poll. */
+  private seen = new Map<string, Map<string, number>>();
 
   constructor(private readonly pollTimeoutMs: number) {}
 
@@ -80,6 +92,7 @@ export class TaskQueues<R> {
   poll(key: string, workerKey: string, isCancelled: () => boolean, onCancel: (cb: () => void) => void, identity = workerKey): Promise<R | null> {
     const q = this.queue(key);
     if (workerKey && this.shutdownKeys.has(workerKey)) return Promise.resolve(null);
+    this.notePoller(key, identity || workerKey);
     for (;;) {
       const t = q.shift();
       if (!t) break;
@@ -101,6 +114,33 @@ export class TaskQueues<R> {
         if (i >= 0) q.pollers.splice(i, 1);
       });
     });
+  }
+
+  private notePoller(key: string, identity: string): void {
+    let m = this.seen.get(key);
+    if (!m) {
+      m = new Map();
+      this.seen.set(key, m);
+    }
+    m.delete(identity); // re-insert: the map stays ordered oldest poll first
+    m.set(identity, Date.now());
+    if (m.size > 1000) m.delete(m.keys().next().value!);
+  }
+
+  /**
+   * Workers that polled the queue within the last `ttlMs` (newest first). The Web UI shows the
+   * call stack and queries current details only when a workflow's queue has pollers.
+   */
+  pollers(key: string, ttlMs = POLLER_TTL_MS): PollerSeen[] {
+    const m = this.seen.get(key);
+    if (!m) return [];
+    const cutoff = Date.now() - ttlMs;
+    const out: PollerSeen[] = [];
+    for (const [identity, at] of m) {
+      if (at < cutoff) m.delete(identity);
+      else out.push({ identity, lastAccessTime: at });
+    }
+    return out.reverse();
   }
 
   /** A worker announced shutdown: complete its outstanding polls empty; its later polls return at once. */

@@ -4,13 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type ServerClock } from './clock';
-import { makeEvent } from './history';
+import { attrs, makeEvent, type HistoryEvent } from './history';
 import { type TaskQueues } from './matching';
 import {
-  alreadyExists, durationFromMs, enums, invalidArgument, msFromTs, notFound, optMs,
+  alreadyExists, durationFromMs, enums, invalidArgument, msFromTs, notFound, num, optMs, unimplemented,
 } from './proto';
 import { type RunHost, type RunStart, type SavedRunState, type TaskRef, WorkflowRun, DEFAULT_WORKFLOW_TASK_TIMEOUT_MS } from './run';
-import { type HistoryEvent } from './history';
 import { type SearchAttributeType } from './visibility-query';
 
 const S = enums.WorkflowExecutionStatus;
@@ -38,6 +37,15 @@ export const PREDEFINED_SEARCH_ATTRIBUTES: ReadonlyArray<[string, SearchAttribut
   ['CustomBoolField', 'Bool'],
   ['CustomDatetimeField', 'Datetime'],
 ];
+
+const E = enums.EventType;
+/** Events a reset may name: the end of a workflow task. */
+const RESET_POINTS = new Set<number>([E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E.EVENT_TYPE_WORKFLOW_TASK_FAILED, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT]);
+/** Events a run has before its first command: a reset prefix made only of these carries no pending state. */
+const BEFORE_COMMANDS = new Set<number>([
+  E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+  E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E.EVENT_TYPE_WORKFLOW_TASK_STARTED, E.EVENT_TYPE_WORKFLOW_TASK_FAILED, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+]);
 
 export const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   Text: enums.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
@@ -289,6 +297,53 @@ export class Namespace implements RunHost {
       firstWorkflowTaskBackoffMs: optMs(req.workflowStartDelay) ?? 0,
       priority: req.priority ?? undefined,
       signal,
+    });
+    return { run, started: true };
+  }
+
+  /**
+   * ResetWorkflowExecution: a new run of the workflow id that replays the base run up to a
+   * workflow task and continues from there; an open current run is terminated. This server resets
+   * only to a workflow task that precedes every command of the run (for a processChangeEvent run:
+   * its first workflow task, so the event is processed again from the start), because rebuilding
+   * pending activities and timers from a later point is not implemented.
+   */
+  resetRun(req: any): { run: WorkflowRun; started: boolean } {
+    const base = this.getRun(req.workflowExecution);
+    const requestId: string = req.requestId || randomUUID();
+    for (const id of this.chains.get(base.workflowId) ?? []) {
+      const r = this.runs.get(id);
+      if (r && r.requestIds.has(requestId)) return { run: r, started: false };
+    }
+    const finishId = num(req.workflowTaskFinishEventId);
+    const finish = base.history[finishId - 1];
+    if (!finish || !RESET_POINTS.has(finish.eventType)) {
+      throw invalidArgument(`Invalid WorkflowTaskFinishEventId ${finishId}: not a WorkflowTaskCompleted, WorkflowTaskFailed or WorkflowTaskTimedOut event of run ${base.runId}.`);
+    }
+    const startedId = num(attrs(finish).startedEventId);
+    const prefix = base.history.slice(0, startedId);
+    const command = prefix.find((e) => !BEFORE_COMMANDS.has(e.eventType));
+    if (command) {
+      const first = base.history.find((e) => RESET_POINTS.has(e.eventType));
+      throw unimplemented(
+        `ResetWorkflowExecution to event ${finishId} is not implemented by the embedded Temporal server: it resets only to a workflow task before the run's first command ` +
+          `(event ${command.eventId} is one)${first ? `; reset to event ${first.eventId} (the first workflow task) instead` : ''}.`,
+      );
+    }
+    const reason: string = req.reason || 'reset';
+    const identity: string = req.identity || '';
+    const current = this.currentRun(base.workflowId);
+    if (current && current.isOpen) current.terminate(`reset: ${reason}`, undefined, identity);
+    const signals: HistoryEvent[] = base.history.slice(startedId).filter((e) => e.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+    const runId = randomUUID();
+    const run = this.addRun({
+      ...base.start,
+      runId,
+      requestId,
+      signal: undefined,
+      searchAttributes: { ...base.start.searchAttributes },
+      memo: { ...base.start.memo },
+      resetFrom: { baseRunId: base.runId, prefix, signals, reason, identity },
     });
     return { run, started: true };
   }

@@ -1,13 +1,15 @@
 /** OperatorService: registering custom search attributes (what `temporal operator search-attribute create` does). */
 import { type ServerState } from './state';
-import { enums, invalidArgument, notFound, type UnaryHandler } from './proto';
+import { invalidArgument, notFound, type UnaryHandler } from './proto';
 import { INDEXED_VALUE_TYPE, PREDEFINED_SEARCH_ATTRIBUTES } from './namespace';
-import { type SearchAttributeType } from './visibility-query';
+import { systemSearchAttributes, type SearchAttributeType } from './visibility-query';
 
 const BY_ENUM = new Map<number, SearchAttributeType>(
   Object.entries(INDEXED_VALUE_TYPE).map(([k, v]) => [v, k as SearchAttributeType]),
 );
 const SYSTEM = new Set(PREDEFINED_SEARCH_ATTRIBUTES.map(([k]) => k));
+/** System and predefined attributes: listed as `systemAttributes`; the rest are custom (as the dev server's Custom*Field). */
+const SERVER_MAINTAINED = systemSearchAttributes();
 
 export function operatorServiceHandlers(state: ServerState): Record<string, UnaryHandler> {
   const target = (name: string | undefined) => state.namespace(name || state.options.namespace);
@@ -35,20 +37,10 @@ export function operatorServiceHandlers(state: ServerState): Record<string, Unar
     ListSearchAttributes: (req: any) => {
       const n = target(req.namespace);
       const customAttributes: Record<string, number> = {};
-      const systemAttributes: Record<string, number> = {
-        WorkflowId: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        RunId: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        WorkflowType: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        ExecutionStatus: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        TaskQueue: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        StartTime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-        CloseTime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-        ExecutionTime: enums.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-        HistoryLength: enums.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-      };
+      const systemAttributes: Record<string, number> = {};
+      for (const [k, t] of SERVER_MAINTAINED) systemAttributes[k] = INDEXED_VALUE_TYPE[t];
       for (const [k, t] of n.searchAttributes) {
-        if (SYSTEM.has(k) && !k.startsWith('Custom')) systemAttributes[k] = INDEXED_VALUE_TYPE[t];
-        else customAttributes[k] = INDEXED_VALUE_TYPE[t];
+        if (!SERVER_MAINTAINED.has(k)) customAttributes[k] = INDEXED_VALUE_TYPE[t];
       }
       return { customAttributes, systemAttributes, storageSchema: {} };
     },

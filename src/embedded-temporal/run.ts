@@ -129,6 +129,19 @@ export interface RunStart {
   priority?: unknown;
   /** Signal delivered with the start (SignalWithStart). */
   signal?: { name: string; input: unknown; header: unknown; identity: string };
+  /** A reset: the new run starts with the base run's history up to a workflow task, then fails that task. */
+  resetFrom?: ResetFrom;
+}
+
+/** What a reset copies from its base run (see Namespace.resetRun). */
+export interface ResetFrom {
+  baseRunId: string;
+  /** Base history through the WorkflowTaskStarted event of the reset point. */
+  prefix: HistoryEvent[];
+  /** Signals of the base run after the prefix, re-applied to the new run. */
+  signals: HistoryEvent[];
+  reason: string;
+  identity: string;
 }
 
 export class WorkflowRun {
@@ -189,6 +202,10 @@ export class WorkflowRun {
   begin(): void {
     const s = this.start;
     const now = this.host.clock.now();
+    if (s.resetFrom) {
+      this.beginFromReset(s.resetFrom, now);
+      return;
+    }
     this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, now, {
       workflowType: { name: s.workflowType },
       taskQueue: { name: s.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
@@ -231,6 +248,30 @@ export class WorkflowRun {
     } else {
       this.scheduleWorkflowTask();
     }
+  }
+
+  /**
+   * A reset run: the base run's events through the reset point's WorkflowTaskStarted, that task
+   * failed with cause RESET_WORKFLOW (naming both runs), the base run's later signals, then a new
+   * workflow task. The worker replays the prefix and continues from there.
+   */
+  private beginFromReset(r: ResetFrom, now: number): void {
+    for (const ev of r.prefix) this.write({ ...ev });
+    const started = r.prefix[r.prefix.length - 1]!;
+    this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
+      scheduledEventId: attrs(started).scheduledEventId,
+      startedEventId: started.eventId,
+      cause: enums.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW,
+      failure: { message: r.reason, source: 'embedded-temporal' },
+      identity: r.identity,
+      baseRunId: r.baseRunId,
+      newRunId: this.runId,
+    }));
+    for (const sig of r.signals) this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, now, { ...attrs(sig) }));
+    const s = this.start;
+    const deadline = Math.min(s.runTimeoutMs ? now + s.runTimeoutMs : Infinity, s.executionExpiration ?? Infinity);
+    if (deadline !== Infinity) this.runTimer = this.host.clock.at(deadline, () => this.timeOutRun());
+    this.scheduleWorkflowTask();
   }
 
   get isOpen(): boolean {

@@ -15,6 +15,7 @@ import { redactUrl } from './store/leadership';
 import { DEFAULT_STORE_SCHEMA } from './store/schema';
 
 export { type PersistenceOptions };
+import { healthServiceDefinition, healthServiceImplementation } from './health-service';
 
 /** When set, every call is appended to this file (method, latency, outcome): a debugging aid. */
 const TRACE = process.env.EMBEDDED_TEMPORAL_TRACE_FILE;
@@ -161,6 +162,8 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions = {
   server.addService(serviceDefinition(SERVICES.workflow), implementation(SERVICES.workflow, workflowServiceHandlers(state), onError, s, namespaceChange));
   server.addService(serviceDefinition(SERVICES.operator), implementation(SERVICES.operator, operatorServiceHandlers(state), onError, s, namespaceChange));
   server.addService(serviceDefinition(SERVICES.test), implementation(SERVICES.test, testServiceHandlers(state), onError, s));
+  let stopped = false;
+  server.addService(healthServiceDefinition, healthServiceImplementation(() => !stopped));
   const host = options.host ?? '127.0.0.1';
   const srv = server;
   let port: number;
@@ -173,7 +176,6 @@ export async function startEmbeddedTemporal(options: EmbeddedTemporalOptions = {
     await store?.close();
     throw err;
   }
-  let stopped = false;
   return {
     address: `${host}:${port}`,
     port,

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { ServerClock } from './clock';
 import { TaskQueues } from './matching';
+import { BatchJobs } from './batch';
 import { Namespace, type StoreHooks } from './namespace';
 import { type WorkflowRun } from './run';
 import { invalidArgument, notFound, optMs } from './proto';
@@ -46,6 +47,8 @@ export class ServerState {
   readonly workflowQueues: TaskQueues<object>;
   readonly activityQueues: TaskQueues<object>;
   readonly clusterId = randomUUID();
+  /** Batch operation jobs (StartBatchOperation), applied at once. */
+  readonly batches = new BatchJobs();
   private namespaces = new Map<string, Namespace>();
   private sweeper: NodeJS.Timeout;
   private store: ServerStoreHooks | null = null;

@@ -31,6 +31,14 @@ export interface VisibilityRecord {
   /** epoch ms, null while the run is open */
   closeTime: number | null;
   historyLength: number;
+  /** Parent execution (child workflows only; absent otherwise, so `ParentWorkflowId IS NULL` holds). */
+  parentWorkflowId?: string;
+  parentRunId?: string;
+  /** Root of the execution tree; defaults to the record's own ids when absent. */
+  rootWorkflowId?: string;
+  rootRunId?: string;
+  stateTransitionCount?: number;
+  historySizeBytes?: number;
   /** custom search attributes, already decoded: Keyword/Text → string, KeywordList → string[], Int/Double → number, Bool → boolean, Datetime → epoch ms number */
   searchAttributes: Record<string, unknown>;
 }
@@ -110,6 +118,13 @@ const SYSTEM_ATTRIBUTES: ReadonlyMap<string, AttrDef> = new Map(
         get: (r) => (r.closeTime === null ? undefined : r.closeTime - r.executionTime),
         special: 'duration',
       },
+      // The Web UI's "Parent Workflows" view and its workflow-tree queries filter on these.
+      { name: 'ParentWorkflowId', type: 'Keyword', get: (r) => r.parentWorkflowId },
+      { name: 'ParentRunId', type: 'Keyword', get: (r) => r.parentRunId },
+      { name: 'RootWorkflowId', type: 'Keyword', get: (r) => r.rootWorkflowId ?? r.workflowId },
+      { name: 'RootRunId', type: 'Keyword', get: (r) => r.rootRunId ?? r.runId },
+      { name: 'StateTransitionCount', type: 'Int', get: (r) => r.stateTransitionCount },
+      { name: 'HistorySizeBytes', type: 'Int', get: (r) => r.historySizeBytes },
     ] satisfies AttrDef[]
   ).map((d) => [d.name, d]),
 );
@@ -135,6 +150,17 @@ const PREDEFINED_ATTRIBUTES: ReadonlyMap<string, SearchAttributeType> = new Map(
   ['TemporalWorkerDeployment', 'Keyword'],
   ['TemporalUsedWorkerDeploymentVersions', 'KeywordList'],
 ]);
+
+/**
+ * Every attribute the server maintains itself (system and predefined), name → type: what
+ * `ListSearchAttributes` reports as `systemAttributes`, as a real server does.
+ */
+export function systemSearchAttributes(): ReadonlyMap<string, SearchAttributeType> {
+  return new Map<string, SearchAttributeType>([
+    ...[...SYSTEM_ATTRIBUTES.values()].map((d) => [d.name, d.type] as const),
+    ...PREDEFINED_ATTRIBUTES,
+  ]);
+}
 
 const ATTRIBUTE_TYPES: ReadonlySet<string> = new Set<SearchAttributeType>([
   'Keyword',
@@ -965,7 +991,8 @@ const MATCH_ALL: Predicate = () => true;
  *
  * Attribute names resolve, in order, to the built-in system attributes (WorkflowId, RunId,
  * WorkflowType, TaskQueue, ExecutionStatus, StartTime, ExecutionTime, CloseTime, HistoryLength,
- * ExecutionDuration), then to `registry`, then to Temporal's predefined attributes that live in
+ * ExecutionDuration, ParentWorkflowId, ParentRunId, RootWorkflowId, RootRunId, StateTransitionCount,
+ * HistorySizeBytes), then to `registry`, then to Temporal's predefined attributes that live in
  * `searchAttributes` (TemporalChangeVersion, BuildIds, TemporalScheduledById, …).
  * ExecutionDuration integer literals are nanoseconds, as in Temporal; strings may be durations
  * such as '1h30m' or '00:05:00'. Datetime integer literals are Unix nanoseconds.

@@ -52,6 +52,11 @@ export function toRecord(ns: Namespace, run: WorkflowRun): VisibilityRecord {
     executionTime: run.executionTime,
     closeTime: run.closeTime,
     historyLength: run.history.length,
+    // No child workflows here: every run is its own root and has no parent.
+    rootWorkflowId: run.workflowId,
+    rootRunId: run.runId,
+    stateTransitionCount: run.stateTransitions,
+    historySizeBytes: run.historyBytes,
     searchAttributes,
   };
 }

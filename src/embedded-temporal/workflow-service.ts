@@ -7,12 +7,14 @@ import { type ServerState } from './state';
 import { CLOSE_EVENTS } from './history';
 import { type WorkflowRun, queueKey } from './run';
 import { countExecutions, executionInfo, listExecutions } from './visibility';
-import { INDEXED_VALUE_TYPE } from './namespace';
+import { INDEXED_VALUE_TYPE, type Namespace } from './namespace';
 import {
   durationFromMs, enums, invalidArgument, notFound, num, tsFromMs, type UnaryHandler, ServiceError,
 } from './proto';
 
 const HEF = enums.HistoryEventFilterType;
+/** The one cluster of this server, named in GetClusterInfo and in each namespace's replication config. */
+const CLUSTER_NAME = 'embedded';
 
 function requireField(value: unknown, message: string): void {
   if (value === undefined || value === null || value === '') throw invalidArgument(message);
@@ -75,6 +77,55 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     const more = next <= run.history.length || (run.isOpen && req.waitNewEvent);
     return { history: { events }, nextPageToken: more ? token(next) : Buffer.alloc(0) };
   };
+
+  /** Newest events first, `maximumPageSize` at a time (the Web UI's default view pages this way). */
+  const historyPageReverse = (req: any): object => {
+    const n = ns(req);
+    let run = n.getRun(req.execution);
+    // The last event of the history when the first page was read: events written later are not
+    // part of this listing (a reverse page cannot be followed by older and newer events at once).
+    let last = run.history.length;
+    if (req.nextPageToken && req.nextPageToken.length > 0) {
+      let tok: HistoryToken;
+      try {
+        tok = JSON.parse(Buffer.from(req.nextPageToken).toString('utf8')) as HistoryToken;
+      } catch {
+        throw invalidArgument('Invalid NextPageToken.');
+      }
+      const r = n.runs.get(tok.runId);
+      if (!r || r.workflowId !== run.workflowId || typeof tok.next !== 'number') throw invalidArgument('Invalid NextPageToken.');
+      run = r;
+      last = Math.min(tok.next, run.history.length);
+    }
+    const size = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
+    const first = Math.max(1, last - size + 1);
+    const events = run.history.slice(first - 1, last).reverse();
+    const nextPageToken = first > 1 ? Buffer.from(JSON.stringify({ runId: run.runId, next: first - 1 } satisfies HistoryToken)) : Buffer.alloc(0);
+    return { history: { events }, nextPageToken };
+  };
+
+  /**
+   * A namespace as the real service describes it, with the replication and archival sections the
+   * `temporal` CLI reads unconditionally (it dereferences `replicationConfig` when printing).
+   */
+  const describeNamespace = (n: Namespace) => ({
+    namespaceInfo: {
+      name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId,
+      description: state.durable ? 'embedded namespace (durable store)' : 'embedded in-memory namespace',
+      capabilities: { eagerWorkflowStart: false, syncUpdate: false, asyncUpdate: false, workerPollCompleteOnShutdown: true },
+    },
+    config: {
+      workflowExecutionRetentionTtl: durationFromMs(n.retentionMs),
+      badBinaries: { binaries: {} },
+      historyArchivalState: enums.ArchivalState.ARCHIVAL_STATE_DISABLED,
+      visibilityArchivalState: enums.ArchivalState.ARCHIVAL_STATE_DISABLED,
+    },
+    replicationConfig: {
+      activeClusterName: CLUSTER_NAME,
+      clusters: [{ clusterName: CLUSTER_NAME }],
+    },
+    isGlobalNamespace: false,
+  });
 
   const describe = (req: any) => {
     const n = ns(req);
@@ -145,28 +196,14 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     }),
     GetClusterInfo: () => ({
       supportedClients: {}, serverVersion: state.options.serverVersion, clusterId: state.clusterId,
-      clusterName: 'embedded', historyShardCount: 1, persistenceStore: state.durable ? 'postgresql' : 'memory', visibilityStore: 'memory',
+      clusterName: CLUSTER_NAME, historyShardCount: 1, persistenceStore: state.durable ? 'postgresql' : 'memory', visibilityStore: 'memory',
     }),
     DescribeNamespace: (req: any) => {
       const name = req.namespace || '';
       if (!name && !req.id) throw invalidArgument('Namespace not set on request.');
-      const n = name ? state.namespace(name) : state.namespaceById(req.id);
-      return {
-        namespaceInfo: {
-          name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId,
-          description: state.durable ? 'embedded namespace (durable store)' : 'embedded in-memory namespace',
-          capabilities: { eagerWorkflowStart: false, syncUpdate: false, asyncUpdate: false, workerPollCompleteOnShutdown: true },
-        },
-        config: { workflowExecutionRetentionTtl: durationFromMs(n.retentionMs) },
-        isGlobalNamespace: false,
-      };
+      return describeNamespace(name ? state.namespace(name) : state.namespaceById(req.id));
     },
-    ListNamespaces: () => ({
-      namespaces: state.allNamespaces().map((n) => ({
-        namespaceInfo: { name: n.namespace, state: enums.NamespaceState.NAMESPACE_STATE_REGISTERED, id: n.namespaceId },
-        config: { workflowExecutionRetentionTtl: durationFromMs(n.retentionMs) },
-      })),
-    }),
+    ListNamespaces: () => ({ namespaces: state.allNamespaces().map(describeNamespace) }),
     RegisterNamespace: (req: any) => {
       requireField(req.namespace, 'Namespace not set on request.');
       state.registerNamespace(req.namespace, req.workflowExecutionRetentionPeriod);
@@ -274,12 +311,23 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
       return {};
     },
     DescribeWorkflowExecution: describe,
-    GetWorkflowExecutionHistory: historyPage,
-    GetWorkflowExecutionHistoryReverse: (req: any) => {
+    ResetWorkflowExecution: (req: any) => {
       const n = ns(req);
-      const run = n.getRun(req.execution);
-      return { history: { events: [...run.history].reverse() }, nextPageToken: Buffer.alloc(0) };
+      requireField(req.workflowExecution?.workflowId, 'WorkflowId is not set on request.');
+      return { runId: n.resetRun(req).run.runId };
     },
+    StartBatchOperation: (req: any) => state.batches.start(ns(req), req, Date.now()),
+    DescribeBatchOperation: (req: any) => {
+      requireField(req.jobId, 'JobId is not set on request.');
+      return state.batches.describe(ns(req), req.jobId);
+    },
+    ListBatchOperations: (req: any) => state.batches.list(ns(req)),
+    StopBatchOperation: (req: any) => {
+      requireField(req.jobId, 'JobId is not set on request.');
+      return state.batches.stop(ns(req), req.jobId);
+    },
+    GetWorkflowExecutionHistory: historyPage,
+    GetWorkflowExecutionHistoryReverse: historyPageReverse,
     ListWorkflowExecutions: (req: any) => listExecutions(ns(req), req.query ?? '', req.pageSize ?? 0, req.nextPageToken),
     ScanWorkflowExecutions: (req: any) => listExecutions(ns(req), req.query ?? '', req.pageSize ?? 0, req.nextPageToken),
     CountWorkflowExecutions: (req: any) => countExecutions(ns(req), req.query ?? ''),
@@ -324,10 +372,19 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     DescribeTaskQueue: (req: any) => {
       const n = ns(req);
       requireField(req.taskQueue?.name, 'TaskQueue is not set on request.');
+      const TQT = enums.TaskQueueType;
+      const type = req.taskQueueType || TQT.TASK_QUEUE_TYPE_WORKFLOW;
+      // Nexus tasks are not served: no queue of that type ever has pollers.
+      if (type === TQT.TASK_QUEUE_TYPE_NEXUS) return { pollers: [], taskQueueStatus: { backlogCountHint: 0 } };
+      const sticky = req.taskQueue.kind === enums.TaskQueueKind.TASK_QUEUE_KIND_STICKY;
       const key = queueKey(n.namespace, req.taskQueue.name);
-      const backlog = req.taskQueueType === enums.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
-        ? state.activityQueues.backlog(key) : state.workflowQueues.backlog(key);
-      return { pollers: [], taskQueueStatus: { backlogCountHint: backlog } };
+      const queues = type === TQT.TASK_QUEUE_TYPE_ACTIVITY ? state.activityQueues : state.workflowQueues;
+      const pollers = queues.pollers(sticky ? `sticky\u0000${key}` : key).map((p) => ({
+        identity: p.identity,
+        lastAccessTime: tsFromMs(p.lastAccessTime),
+        ratePerSecond: 100_000, // what the real server reports for a worker that sets no rate limit
+      }));
+      return { pollers, taskQueueStatus: { backlogCountHint: queues.backlog(key) } };
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
-import { ChangeLogPosition, EntityType, EventKind, ObserverNames } from '../temporal/search-attributes';
+import { ChangeLogPosition, EntityType, EventKind, ObserverNames, SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import type { StartDecision, WorkflowStarter } from './types';
 
 export interface TemporalStarterOptions {
@@ -41,7 +41,39 @@ export class TemporalStarter implements WorkflowStarter {
       return 'started';
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
-      throw err;
+      throw explainStartFailure(err, this.opts.client.options.namespace);
     }
   }
+}
+
+/** Real servers say "search attribute X is not defined"; the embedded one says "no mapping defined for search attribute X". */
+const MISSING_ATTRIBUTE_RE = /search attribute (\w+) is not defined|no mapping defined for search attribute (\w+)/;
+
+/**
+ * The SDK reports every refused start as "Failed to start Workflow" and keeps the server's reason
+ * in the cause: bring the reason into the message, and for an unregistered search attribute name
+ * it with the command that registers it.
+ */
+export function explainStartFailure(err: unknown, namespace: string): Error {
+  const details = grpcDetails(err);
+  if (!details) return err instanceof Error ? err : new Error(String(err));
+  const m = MISSING_ATTRIBUTE_RE.exec(details);
+  const name = m?.[1] ?? m?.[2];
+  if (name) {
+    const type = (SEARCH_ATTRIBUTES as Record<string, string>)[name];
+    const fix = type
+      ? `register it: temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type} (README: "Search attributes")`
+      : 'register it on the namespace or stop setting it';
+    return new Error(`search attribute ${name} is not registered on Temporal namespace ${namespace}: ${fix}. Temporal said: ${details}`, { cause: err });
+  }
+  return new Error(`${(err as Error).message}: ${details}`, { cause: err });
+}
+
+/** The gRPC status details of an error or of one of its causes. */
+function grpcDetails(err: unknown): string | null {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const d = (e as { details?: unknown }).details;
+    if (typeof d === 'string' && d !== '') return d;
+  }
+  return null;
 }

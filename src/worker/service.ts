@@ -508,6 +508,31 @@ function explainListenerStartError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** gRPC codes under which a cluster refuses to list search attributes to this caller (Temporal Cloud API keys). */
+const NOT_CHECKABLE = new Set([7, 12, 16]); // PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED
+
+/**
+ * Whether the service's search attributes are registered on the namespace: every workflow start
+ * fails while one is missing, so the process is not ready.
+ */
+async function searchAttributesCheck(client: Client, namespace: string): Promise<{ ok: boolean; detail: string }> {
+  let listed;
+  try {
+    listed = await client.connection.withDeadline(Date.now() + 1500, () => client.connection.operatorService.listSearchAttributes({ namespace }));
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code !== undefined && NOT_CHECKABLE.has(code)) return { ok: true, detail: `reachable; search attributes not checked (${(err as Error).message})` };
+    return { ok: false, detail: `cannot list search attributes of namespace ${namespace} (${(err as Error).message})` };
+  }
+  const known = new Set([...Object.keys(listed.customAttributes ?? {}), ...Object.keys(listed.systemAttributes ?? {})]);
+  const missing = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !known.has(name));
+  if (missing.length === 0) return { ok: true, detail: 'reachable' };
+  return {
+    ok: false,
+    detail: `search attributes missing on namespace ${namespace}: ${missing.join(', ')} (every workflow start fails until they are registered; README: "Search attributes")`,
+  };
+}
+
 /** The checks behind /readyz for the roles this process runs. */
 export function readinessChecks(p: {
   listener: ChangeLogListener | null;
@@ -521,10 +546,10 @@ export function readinessChecks(p: {
       async check() {
         try {
           await p.client.connection.withDeadline(Date.now() + 1500, () => p.client.connection.workflowService.getSystemInfo({}));
-          return { ok: true, detail: 'reachable' };
         } catch (err) {
           return { ok: false, detail: `unreachable (${(err as Error).message})` };
         }
+        return searchAttributesCheck(p.client, p.namespace);
       },
     },
   ];

@@ -77,19 +77,32 @@ export async function processChangeEvent(input: ProcessChangeEventInput): Promis
   }
 
   const runs: Array<Promise<ActionOutcome>> = [];
+  // The Web UI's "current details" while the run is open: one row per action, updated as each ends.
+  const progress: Array<{ key: string; type: string; outcome: ActionOutcome | null }> = [];
+  const showProgress = () => {
+    const n = progress.length;
+    setCurrentDetails(progressDetails(`Running ${n} action${n === 1 ? '' : 's'} for ${event.kind} ${event.entityType} ${event.entityId ?? ''}`, progress));
+  };
   for (const match of input.matches) {
     for (const action of match.actions) {
       const done = carried.get(action.key);
       if (done) {
         runs.push(Promise.resolve(done));
+        progress.push({ key: action.key, type: action.type, outcome: done });
         continue;
       }
       if (rerun && !rerun.has(action.key)) continue;
       const gate = match.ordering === 'per_entity' ? predecessor : null;
-      runs.push(runAction(input, match, action, gate));
+      const row: (typeof progress)[number] = { key: action.key, type: action.type, outcome: null };
+      progress.push(row);
+      runs.push(runAction(input, match, action, gate).then((outcome) => {
+        row.outcome = outcome;
+        showProgress();
+        return outcome;
+      }));
     }
   }
-  setCurrentDetails(`Running ${runs.length} action${runs.length === 1 ? '' : 's'} for ${event.kind} ${event.entityType} ${event.entityId ?? ''}`.trim());
+  showProgress();
   const actions = await Promise.all(runs);
 
   const failed = actions.filter((a) => a.status === 'failed');
@@ -130,10 +143,21 @@ export async function processChangeEvent(input: ProcessChangeEventInput): Promis
 }
 
 /** A readable per-action table for the Web UI's "current details" (Markdown). */
+const TABLE_HEAD = ['| action | type | status | attempts | error |', '|---|---|---|---|---|'];
+
+function outcomeRow(a: Pick<ActionOutcome, 'key' | 'type' | 'status' | 'attempts' | 'error' | 'cachedFrom'>): string {
+  const status = a.cachedFrom === undefined ? a.status : `${a.status} (cache hit: not performed, outcome of event ${a.cachedFrom})`;
+  return `| ${a.key} | ${a.type} | ${status} | ${a.attempts} | ${a.error ? `${a.error.type}: ${a.error.message}`.replace(/[|\n]/g, ' ') : ''} |`;
+}
+
 function detailsOf(result: ProcessChangeEventResult): string {
-  const statusOf = (a: ActionOutcome) => (a.cachedFrom === undefined ? a.status : `${a.status} (cache hit: not performed, outcome of event ${a.cachedFrom})`);
-  const rows = result.actions.map((a) => `| ${a.key} | ${a.type} | ${statusOf(a)} | ${a.attempts} | ${a.error ? `${a.error.type}: ${a.error.message}`.replace(/[|\n]/g, ' ') : ''} |`);
-  return [`**${result.status}** — ${result.kind} ${result.entityType} ${result.entityId ?? ''}`.trim(), '', '| action | type | status | attempts | error |', '|---|---|---|---|---|', ...rows].join('\n');
+  return [`**${result.status}** — ${result.kind} ${result.entityType} ${result.entityId ?? ''}`.trim(), '', ...TABLE_HEAD, ...result.actions.map(outcomeRow)].join('\n');
+}
+
+/** The open run's details: a heading line, then each action's outcome so far (`running` until it ends). */
+function progressDetails(heading: string, rows: ReadonlyArray<{ key: string; type: string; outcome: ActionOutcome | null }>): string {
+  const lines = rows.map((r) => (r.outcome ? outcomeRow(r.outcome) : `| ${r.key} | ${r.type} | running |  |  |`));
+  return [heading.trim(), '', ...TABLE_HEAD, ...lines].join('\n');
 }
 
 /** One action to its outcome; never throws (every failure becomes a `failed` outcome). */

@@ -746,6 +746,32 @@ describe('lexical details', () => {
   });
 });
 
+describe('execution tree and size attributes', () => {
+  const child = rec('child', { parentWorkflowId: 'parent', parentRunId: 'run-parent', rootWorkflowId: 'root', rootRunId: 'run-root', stateTransitionCount: 12, historySizeBytes: 4096 });
+  const top = rec('top', { stateTransitionCount: 3, historySizeBytes: 900 });
+
+  it('filters on the parent: absent on a run without one (the Web UI\'s "Parent Workflows" view)', () => {
+    expect(pick('`ParentWorkflowId` is null', [child, top])).toEqual(['top']);
+    expect(pick("ParentWorkflowId = 'parent' AND ParentRunId = 'run-parent'", [child, top])).toEqual(['child']);
+  });
+
+  it('takes a run without a recorded root as its own root', () => {
+    expect(pick('RootWorkflowId = "top" AND RootRunId = "run-top"', [child, top])).toEqual(['top']);
+    expect(pick("RootWorkflowId = 'root'", [child, top])).toEqual(['child']);
+  });
+
+  it('compares and orders by StateTransitionCount and HistorySizeBytes as integers', () => {
+    expect(pick('StateTransitionCount > 5', [child, top])).toEqual(['child']);
+    expect(pick('HistorySizeBytes BETWEEN 100 AND 1000', [child, top])).toEqual(['top']);
+    expect(run('ORDER BY HistorySizeBytes DESC', [top, child])).toEqual(['child', 'top']);
+    expect(pick('StateTransitionCount IS NULL', [rec('unknown')])).toEqual(['unknown']);
+  });
+
+  it('rejects values of the wrong type', () => {
+    expect(errorOf("HistorySizeBytes = 'big'", registry).message).toMatch(/^invalid query: 'big' is not a valid .* for attribute 'HistorySizeBytes'/);
+  });
+});
+
 describe('attribute resolution', () => {
   it('resolves Temporal predefined attributes from searchAttributes', () => {
     const empty = new Map<string, SearchAttributeType>();

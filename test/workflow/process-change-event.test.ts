@@ -316,8 +316,17 @@ it('holds per_entity observers until the predecessor closed, and runs the others
   expect(predecessorCalls).toContain('fraiseql-event:previous');
   expect(ok.requests.filter((r) => r.path === '/ordered').length).toBe(orderedBefore);
   // What the Web UI shows for a running event ("current details", through the metadata query).
-  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-  expect(metadata.currentDetails).toBe(`Running 2 actions for UPDATE Shipment ${event.entityId}`);
+  // The unordered action's row turns `succeeded` once its completion reaches the workflow.
+  const details = async () => (await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails ?? '';
+  for (let i = 0; i < 200 && !(await details()).includes('| unordered:0 | webhook | succeeded | 1 |'); i++) await new Promise((r) => setTimeout(r, 50));
+  expect((await details()).split('\n')).toEqual([
+    `Running 2 actions for UPDATE Shipment ${event.entityId}`,
+    '',
+    '| action | type | status | attempts | error |',
+    '|---|---|---|---|---|',
+    '| ordered:0 | webhook | running |  |  |',
+    '| unordered:0 | webhook | succeeded | 1 |  |',
+  ]);
   releasePredecessor();
   const result: ProcessChangeEventResult = await handle.result();
   expect(result.status).toBe('succeeded');

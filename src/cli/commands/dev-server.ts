@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../base';
 import type { SearchAttributeType } from '../../embedded-temporal/visibility-query';
+import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 
 /** `fraiseql-observers dev-server`: the embedded Temporal-compatible server on the wall clock. */
 export default class DevServer extends BaseCommand<typeof DevServer> {
@@ -12,7 +13,7 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
     'dev-server on the same store stands by until the first stops. Stops on SIGINT/SIGTERM.';
   static override examples = [
     '<%= config.bin %> dev-server',
-    '<%= config.bin %> dev-server --port 7233 --search-attribute EntityType=Keyword',
+    '<%= config.bin %> dev-server --port 7233 --search-attribute Region=Keyword',
     '<%= config.bin %> dev-server --data postgres://localhost/app',
   ];
 
@@ -24,12 +25,18 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
     'retention-hours': Flags.integer({ default: 24, min: 0, summary: 'How long closed runs are kept' }),
     data: Flags.string({ summary: 'PostgreSQL URL to keep the state in (durable); default: in memory' }),
     'data-schema': Flags.string({ default: 'fraiseql_temporal', summary: 'Schema of the durable store (with --data)' }),
+    'service-search-attributes': Flags.boolean({
+      default: true,
+      allowNo: true,
+      summary: `Register the search attributes this service sets (${Object.entries(SEARCH_ATTRIBUTES).map(([k, t]) => `${k}=${t}`).join(', ')}); --no-service-search-attributes starts without them`,
+    }),
   };
 
   public async run(): Promise<{ address: string; namespace: string }> {
     // Loaded here, not at the top: oclif loads every command module to list them.
     const { startEmbeddedTemporal, parseSearchAttributeFlag } = await import('../../embedded-temporal');
-    const searchAttributes: Record<string, SearchAttributeType> = {};
+    // Without them every `start` against this server would fail its workflow starts.
+    const searchAttributes: Record<string, SearchAttributeType> = this.flags['service-search-attributes'] ? { ...SEARCH_ATTRIBUTES } : {};
     for (const v of this.flags['search-attribute'] ?? []) {
       try {
         const [k, t] = parseSearchAttributeFlag(v);
