@@ -11,6 +11,10 @@ module.exports = {
   // A worker whose heap stays above this after a file is replaced before the next one (the SDK's
   // native runtime and bundles are large; this keeps a long run from growing without bound).
   workerIdleMemoryLimit: '1GB',
+  // Quiet by default: console output of tests (and of code under test, e.g. expected failures'
+  // stack traces) is dropped; failures are still reported in full. JEST_VERBOSE_LOGS=1 (or
+  // `npm test -- --silent=false`) shows it.
+  silent: process.env.JEST_VERBOSE_LOGS !== '1',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { ActionInput, CacheAction, CacheResult } from '../contract';
 import { globEscape, templateScope } from '../template';
+import { isRedisConnectionFailure, unreachableMessage } from '../redis/health';
 import { ErrorType, messageOf, permanent, transient } from './errors';
 import { renderField } from './render';
 import type { Attempt, ActionRuntime, Outcome } from './runtime';
@@ -43,13 +44,26 @@ export async function executeCache(rt: ActionRuntime, input: ActionInput<CacheAc
   if (!redis) throw permanent(ErrorType.NotConfigured, 'cache action: no Redis is configured for the worker and no redis_url_env is set');
 
   let deleted = 0;
+  // Named keys that did not exist and patterns that matched nothing: observer_cache_misses_total.
+  let missed = 0;
   try {
-    for (let i = 0; i < keys.length; i += BATCH) deleted += await redis.unlink(...keys.slice(i, i + BATCH));
-    for (const pattern of patterns) deleted += await unlinkMatching(redis, pattern);
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const batch = keys.slice(i, i + BATCH);
+      const n = await redis.unlink(...batch);
+      deleted += n;
+      missed += batch.length - n;
+    }
+    for (const pattern of patterns) {
+      const n = await unlinkMatching(redis, pattern);
+      deleted += n;
+      if (n === 0) missed += 1;
+    }
   } catch (err) {
-    throw transient(ErrorType.CacheError, `cache invalidation failed: ${messageOf(err)}`);
+    // "Redis at host:port is unreachable", not the client library's retry-limit text.
+    const why = isRedisConnectionFailure(redis, err) ? unreachableMessage(redis, err) : messageOf(err);
+    throw transient(ErrorType.CacheError, `cache invalidation failed: ${why}`);
   }
-  return { type: 'cache', key: action.key, deleted, keys: keys.length, patterns: patterns.length };
+  return { type: 'cache', key: action.key, deleted, missed, keys: keys.length, patterns: patterns.length };
 }
 
 /**

@@ -1,12 +1,11 @@
 /**
- * What the `dlq` commands share: filter flags, the connect-run-close wrapper that turns each
- * known failure into a message and an exit code, and small formatting helpers.
+ * What the `dlq` commands share: filter flags and small formatting helpers. Connecting, exit codes
+ * and messages are the base command's (src/cli/base.ts), as for every other command.
  */
-import { Errors, Flags } from '@oclif/core';
-import type { Client } from '@temporalio/client';
-import { DlqInputError, DlqNotFoundError, DlqRetryRefusedError } from '../dlq/errors';
-import { DEFAULT_WORKFLOW_ID_PREFIX } from '../contract';
-import { connectTemporal, isUnavailable, TemporalSettingError, TemporalUnreachableError } from './temporal';
+import { Flags } from '@oclif/core';
+import type { ActionChange } from '../dlq/rematch';
+import { UsageError } from '../errors';
+import type { CompiledObservers } from '../events/match';
 
 /** `--observer --entity --since`: which entries a command looks at. */
 export const filterFlags = {
@@ -14,59 +13,6 @@ export const filterFlags = {
   entity: Flags.string({ summary: 'Only entries of this entity type (e.g. Order)' }),
   since: Flags.string({ summary: 'Only runs that failed since this time: ISO-8601 (2025-01-31T12:00:00Z) or a duration back from now (30m, 2h, 7d)' }),
 };
-
-export const prefixFlag = {
-  'workflow-id-prefix': Flags.string({
-    env: 'WORKFLOW_ID_PREFIX',
-    default: DEFAULT_WORKFLOW_ID_PREFIX,
-    summary: 'Prefix of the listener’s workflow ids (added to a bare event id)',
-  }),
-};
-
-/**
- * Ends the command with a message and an exit code. The code is also set as `exitCode`, which is
- * what oclif uses under --json (it ignores `oclif.exit` there).
- */
-export function fail(message: string, exit: number): never {
-  throw Object.assign(new Errors.CLIError(message, { exit }), { exitCode: exit });
-}
-
-/**
- * Checks flag values before anything is contacted, so a typo is reported as such even when
- * Temporal is down. Exits 2 with the message naming the flag.
- */
-export function checkInput(check: () => unknown): void {
-  try {
-    check();
-  } catch (err) {
-    if (err instanceof DlqInputError) fail(err.message, 2);
-    throw err;
-  }
-}
-
-/**
- * Connects to Temporal, runs `fn`, and always closes the connection. Bad input exits 2 with the
- * message naming the flag; an unknown id or a refused retry exits 1; an unreachable server exits 2.
- */
-export async function withDlqClient<R>(flags: { address: string; namespace: string }, fn: (client: Client) => Promise<R>): Promise<R> {
-  let session;
-  try {
-    session = await connectTemporal({ address: flags.address, namespace: flags.namespace });
-  } catch (err) {
-    if (err instanceof TemporalUnreachableError || err instanceof TemporalSettingError) fail(err.message, 2);
-    throw err;
-  }
-  try {
-    return await fn(session.client);
-  } catch (err) {
-    if (err instanceof DlqInputError) fail(err.message, 2);
-    if (err instanceof DlqNotFoundError || err instanceof DlqRetryRefusedError) fail(err.message, 1);
-    if (isUnavailable(err)) fail(new TemporalUnreachableError(flags.address, err instanceof Error ? err.message : String(err)).message, 2);
-    throw err;
-  } finally {
-    await session.close().catch(() => undefined);
-  }
-}
 
 /** A time for tables: `2025-01-31 12:00:05Z`. */
 export function shortTime(iso: string | null): string {
@@ -78,4 +24,37 @@ export function clip(text: string | null | undefined, max = 60): string {
   if (!text) return '';
   const one = text.replace(/\s+/g, ' ');
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/** `--with-current-config` / `--config`: re-match entries against the observers file as it is now. */
+export const currentConfigFlags = {
+  'with-current-config': Flags.boolean({
+    default: false,
+    summary: 'Match the event again against the current observers file (--config): a fixed URL, retry policy or timeout applies. Same idempotency keys',
+  }),
+  config: Flags.string({ char: 'c', summary: 'The observers file `start` runs with (for --with-current-config)' }),
+};
+
+/**
+ * The observers of `file`, compiled with the listener's matcher, validated as `start` validates
+ * them (a bad file ends the command with exit 2). DATABASE_URL is not needed for this.
+ */
+export async function loadCurrentObservers(flags: { 'with-current-config': boolean; config?: string }): Promise<CompiledObservers | undefined> {
+  if (!flags['with-current-config']) return undefined;
+  const file = flags.config;
+  if (!file) throw new UsageError('--with-current-config needs --config FILE: the observers file `start` runs with');
+  const [{ loadConfig }, { compileObservers }] = await Promise.all([import('../config'), import('../events/match')]);
+  const config = await loadConfig({ env: { ...process.env, DATABASE_URL: process.env.DATABASE_URL || 'postgres://unused@127.0.0.1/unused' }, file });
+  return compileObservers(config);
+}
+
+/** Lines describing what the current config changes, for humans. */
+export function describeChanges(changes: readonly ActionChange[]): string[] {
+  const lines: string[] = [];
+  for (const c of changes) {
+    const what = c.runs ? 'runs' : c.change === 'removed' ? 'not run (no longer in the config)' : 'carried over (already succeeded)';
+    lines.push(`  ${c.key}: ${c.change}, ${what}`);
+    for (const f of c.fields) lines.push(`      ${f.path}: ${JSON.stringify(f.before)} → ${JSON.stringify(f.after)}`);
+  }
+  return lines;
 }

@@ -1,4 +1,4 @@
-import { ObserversError } from '../errors';
+import { EXIT_CODES, ObserversError, type ExitCode } from '../errors';
 
 /**
  * One problem in the configuration. `path` names where it is (`observers.order_shipped.actions[1].url`,
@@ -13,6 +13,7 @@ export interface ConfigIssue {
 
 /** The configuration is invalid. Carries every problem found, not just the first. */
 export class ConfigError extends ObserversError {
+  override readonly exitCode: ExitCode = EXIT_CODES.usage;
   constructor(
     readonly issues: readonly ConfigIssue[],
     readonly source?: string,

@@ -157,6 +157,8 @@ export interface CacheResult extends ResultBase {
   type: 'cache';
   /** Keys actually removed (exact keys plus pattern matches). */
   deleted: number;
+  /** Named keys that did not exist, plus patterns that matched no key (observer_cache_misses_total). */
+  missed: number;
   keys: number;
   patterns: number;
 }

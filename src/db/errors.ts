@@ -3,16 +3,14 @@
  * operator can act on (which server could not be reached, without leaking the password).
  */
 
-/** Base class of this module's errors; keeps the driver error as `cause`. */
-export class DatabaseError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { EXIT_CODES, ObserversError, type ExitCode } from '../errors';
 
-/** PostgreSQL could not be reached or refused the session (network, auth, missing database). */
+/** Base class of this module's errors; keeps the driver error as `cause`. */
+export class DatabaseError extends ObserversError {}
+
+/** PostgreSQL could not be reached or refused the session (network, auth, missing database): exit 3. */
 export class DatabaseUnreachableError extends DatabaseError {
+  override readonly exitCode: ExitCode = EXIT_CODES.unavailable;
   constructor(
     readonly target: string,
     reason: string,
@@ -75,10 +73,33 @@ export function describeDatabaseUrl(url: string | undefined): string {
   }
 }
 
-/** Wrap `err` as a DatabaseUnreachableError when it is one, else return it unchanged. */
+/** The service's own tables are missing: `migrate` has not been run against this database (exit 3). */
+export class DatabaseNotMigratedError extends DatabaseError {
+  override readonly exitCode: ExitCode = EXIT_CODES.unavailable;
+  constructor(
+    readonly target: string,
+    readonly relation: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The table ${relation} does not exist in ${target}: run \`fraiseql-observers migrate\` first`, options);
+  }
+}
+
+// The tables `migrate` creates; a missing one of these means "not migrated", not a bug.
+const SERVICE_RELATION_RE = /relation "((?:[a-z_]+\.)?observer_[a-z_]+)" does not exist/;
+
+/**
+ * Wrap `err` as a DatabaseUnreachableError (server unusable) or a DatabaseNotMigratedError (one of
+ * the service's tables is missing) when it is one, else return it unchanged. Either way the driver
+ * error stays as `cause` and never reaches the user raw (with `--json` it would print its C file and line).
+ */
 export function explainConnectionError(err: unknown, url: string | undefined): unknown {
-  if (err instanceof DatabaseUnreachableError || !isUnreachableError(err)) return err;
-  return new DatabaseUnreachableError(describeDatabaseUrl(url), unreachableReason(err), { cause: err });
+  if (err instanceof DatabaseError) return err;
+  if (isUnreachableError(err)) return new DatabaseUnreachableError(describeDatabaseUrl(url), unreachableReason(err), { cause: err });
+  const e = asErrorLike(err);
+  const missing = e && e.code === '42P01' ? SERVICE_RELATION_RE.exec(e.message) : null;
+  if (missing) return new DatabaseNotMigratedError(describeDatabaseUrl(url), missing[1] as string, { cause: err });
+  return err;
 }
 
 /**

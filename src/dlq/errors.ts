@@ -2,13 +2,14 @@
  * Errors of the dead-letter queue commands. Each carries a message an operator can act on; the
  * CLI prints it as is and picks the exit code from the class.
  */
-import { ObserversError } from '../errors';
+import { EXIT_CODES, ObserversError, type ExitCode } from '../errors';
 
 /** Base class of the DLQ module's errors. */
 export class DlqError extends ObserversError {}
 
 /** A filter or option is malformed; `flag` names the CLI flag it came from (e.g. `--since`). */
 export class DlqInputError extends DlqError {
+  override readonly exitCode: ExitCode = EXIT_CODES.usage;
   constructor(
     readonly flag: string,
     problem: string,
@@ -38,7 +39,9 @@ export type RetryRefusal =
   /** The run failed, but not with an `ActionsFailed` summary, so there is nothing safe to re-run. */
   | 'not_dlq_entry'
   /** Another retry started this workflow id between our check and our start. */
-  | 'already_retrying';
+  | 'already_retrying'
+  /** With the current config, no action of the event is left to run. */
+  | 'nothing_to_run';
 
 /** `dlq retry` refused to start a run, so that no action ever runs twice. */
 export class DlqRetryRefusedError extends DlqError {

@@ -5,25 +5,12 @@
 import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
 import { startPeriodicGauge } from '../metrics/periodic-gauge';
-import { FAILED_RUNS_QUERY } from './filters';
-import { currentOnly, listAllRuns } from './runs';
+import { METRIC_NAMES } from '../metrics/registry';
+import { countDlqEntries } from './entries';
 
-export const DLQ_SIZE_METRIC = 'observer_dlq_size';
+export { countDlqEntries, EXACT_COUNT_LIMIT } from './entries';
 
-/** Above this many failed runs the gauge reports the raw count instead of listing them all each time. */
-export const EXACT_COUNT_LIMIT = 10_000;
-
-/**
- * Counts the dead-letter entries. CountWorkflowExecutions gives the failed runs; when there are
- * some, those whose id has a later run (retried) are subtracted, which needs a list of them. Past
- * {@link EXACT_COUNT_LIMIT} failed runs the raw count is returned, to keep each refresh cheap.
- */
-export async function countDlqEntries(client: Client, exactLimit: number = EXACT_COUNT_LIMIT): Promise<number> {
-  const { count } = await client.workflow.count(FAILED_RUNS_QUERY);
-  if (count === 0 || count > exactLimit) return count;
-  const { runs } = await listAllRuns(client, FAILED_RUNS_QUERY, exactLimit);
-  return (await currentOnly(client, runs)).length;
-}
+export const DLQ_SIZE_METRIC = METRIC_NAMES.dlqSize;
 
 export interface DlqGaugeOptions {
   /** Called when a refresh fails (Temporal unreachable); the gauge keeps its last value. */

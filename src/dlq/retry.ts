@@ -7,11 +7,14 @@ import { type Client, type WorkflowExecutionDescription, WorkflowExecutionAlread
 import { TypedSearchAttributes, type SearchAttributePair } from '@temporalio/common';
 import { ChangeLogPosition, EntityType, EventKind, ObserverNames } from '../temporal/search-attributes';
 import { ACTIONS_FAILED, PROCESS_CHANGE_EVENT, type ActionOutcome, type ProcessChangeEventInput } from '../contract';
+import type { CompiledObservers } from '../events/match';
 import { mapLimit } from './concurrency';
+import { rematchEvent, type ActionChange } from './rematch';
 import { DlqError, DlqNotFoundError, DlqRetryRefusedError } from './errors';
-import { buildDlqQuery, parseLimit, parseRate, type DlqFilters } from './filters';
+import { parseLimit, parseRate, type DlqFilters } from './filters';
 import { DEFAULT_WORKFLOW_ID_PREFIX, toWorkflowId } from '../contract';
-import { currentOnly, isNotFound, listAllRuns, readRun } from './runs';
+import { listDlqEntries } from './entries';
+import { isNotFound, readRun } from './runs';
 
 /** What a retry does (or, in a dry run, would do). */
 export interface RetryPlan {
@@ -27,6 +30,8 @@ export interface RetryPlan {
   taskQueue: string;
   /** The new run's static summary. */
   summary: string;
+  /** With the current config: what it changes, action by action (absent: the frozen config is reused). */
+  configChanges?: ActionChange[];
 }
 
 /** A started retry. */
@@ -39,6 +44,12 @@ export interface RetryDlqOptions {
   /** Task queue of the new run; default the failed run's own queue. */
   taskQueue?: string;
   workflowIdPrefix?: string;
+  /**
+   * Match the event again against these observers (the current file) instead of re-running the
+   * configuration frozen into the failed run: a fixed URL, retry policy or timeout applies. Actions
+   * that already succeeded are still carried over; action keys, and so idempotency keys, stay.
+   */
+  currentObservers?: CompiledObservers;
 }
 
 interface PreparedRetry {
@@ -72,12 +83,12 @@ function refuseUnlessFailed(workflowId: string, latest: WorkflowExecutionDescrip
   }
 }
 
-function sameSearchAttributes(latest: WorkflowExecutionDescription): SearchAttributePair[] {
+function sameSearchAttributes(latest: WorkflowExecutionDescription, currentObservers?: string[]): SearchAttributePair[] {
   const sa = latest.typedSearchAttributes;
   const pairs: SearchAttributePair[] = [];
   const entity = sa.get(EntityType);
   const kind = sa.get(EventKind);
-  const observers = sa.get(ObserverNames);
+  const observers = currentObservers ?? sa.get(ObserverNames);
   const position = sa.get(ChangeLogPosition);
   if (entity !== undefined) pairs.push({ key: EntityType, value: entity });
   if (kind !== undefined) pairs.push({ key: EventKind, value: kind });
@@ -111,7 +122,7 @@ export async function planRetry(client: Client, id: string, options: RetryDlqOpt
       `${workflowId}: run ${latest.runId} ${why}, not with an ${ACTIONS_FAILED} summary, so which actions already succeeded is unknown; not retrying (see \`dlq show ${workflowId}\`)`,
     );
   }
-  const actionKeys = failed.actions.filter((a) => a.status === 'failed').map((a) => a.key);
+  let actionKeys = failed.actions.filter((a) => a.status === 'failed').map((a) => a.key);
   if (actionKeys.length === 0) {
     throw new DlqRetryRefusedError(workflowId, 'not_dlq_entry', `${workflowId}: run ${latest.runId} failed with no failed action recorded; nothing to re-run`);
   }
@@ -119,6 +130,21 @@ export async function planRetry(client: Client, id: string, options: RetryDlqOpt
   const carried: ActionOutcome[] = failed.actions
     .filter((a) => a.status === 'succeeded' || a.status === 'carried')
     .map((a) => ({ ...a, status: 'carried', attempts: 0 }));
+  let base: ProcessChangeEventInput = run.input;
+  let configChanges: ActionChange[] | undefined;
+  if (options.currentObservers) {
+    const r = rematchEvent(run.input.event, run.input.matches, options.currentObservers, new Set(carried.map((a) => a.key)));
+    if (r.actionKeys.length === 0) {
+      throw new DlqRetryRefusedError(
+        workflowId,
+        'nothing_to_run',
+        `${workflowId}: with the current observers file no action of this event is left to run (every matching action already succeeded, or no observer matches it now); not retrying`,
+      );
+    }
+    actionKeys = r.actionKeys;
+    configChanges = r.changes;
+    base = { ...run.input, matches: r.matches, conditionErrors: r.conditionErrors };
+  }
   const retryNumber = (run.input.retry?.retryNumber ?? 0) + 1;
   const original = (previousSummary ?? '').replace(RETRY_SUMMARY_RE, '');
   const summary = `DLQ retry #${retryNumber} (re-runs ${actionKeys.join(', ')}) — ${original || workflowId}`;
@@ -131,9 +157,10 @@ export async function planRetry(client: Client, id: string, options: RetryDlqOpt
       carriedKeys: carried.map((a) => a.key),
       taskQueue: options.taskQueue ?? latest.taskQueue,
       summary,
+      ...(configChanges ? { configChanges } : {}),
     },
-    input: { ...run.input, retry: { previousRunId: latest.runId, actionKeys, carried, retryNumber } },
-    searchAttributes: sameSearchAttributes(latest),
+    input: { ...base, retry: { previousRunId: latest.runId, actionKeys, carried, retryNumber } },
+    searchAttributes: sameSearchAttributes(latest, configChanges ? base.matches.map((m) => m.observer) : undefined),
   };
 }
 
@@ -182,6 +209,8 @@ export interface RetryAllItem {
   /** The new run (status retried). */
   runId: string | null;
   message: string | null;
+  /** With the current config: what it changes (see {@link RetryPlan.configChanges}). */
+  configChanges?: ActionChange[];
 }
 
 export interface RetryAllOptions {
@@ -193,6 +222,8 @@ export interface RetryAllOptions {
   limit?: number;
   taskQueue?: string;
   workflowIdPrefix?: string;
+  /** As for {@link retryDlq}: re-match every entry against the current observers. */
+  currentObservers?: CompiledObservers;
   /** Called as each entry is done, for progress output. */
   onItem?: (item: RetryAllItem) => void;
   now?: number;
@@ -211,6 +242,8 @@ export interface RetryAllResult {
   items: RetryAllItem[];
   counts: { wouldRetry: number; retried: number; refused: number; failed: number };
 }
+
+const changesOf = (plan: RetryPlan): Pick<RetryAllItem, 'configChanges'> => (plan.configChanges ? { configChanges: plan.configChanges } : {});
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -237,11 +270,10 @@ function refusedItem(workflowId: string, previousRunId: string, err: unknown): R
 export async function retryAll(client: Client, filters: DlqFilters, options: RetryAllOptions = {}): Promise<RetryAllResult> {
   const rate = parseRate(options.ratePerSecond ?? 10);
   const limit = parseLimit(options.limit ?? 1000);
-  const query = buildDlqQuery(filters, options.now);
   const sleep = options.sleep ?? realSleep;
-  const listed = await listAllRuns(client, query, limit);
-  const entries = await currentOnly(client, listed.runs);
-  const retryOptions: RetryDlqOptions = { taskQueue: options.taskQueue, workflowIdPrefix: options.workflowIdPrefix };
+  const listed = await listDlqEntries(client, filters, limit, options.now);
+  const { query, entries } = listed;
+  const retryOptions: RetryDlqOptions = { taskQueue: options.taskQueue, workflowIdPrefix: options.workflowIdPrefix, currentObservers: options.currentObservers };
   const report = (item: RetryAllItem): RetryAllItem => {
     options.onItem?.(item);
     return item;
@@ -251,7 +283,7 @@ export async function retryAll(client: Client, filters: DlqFilters, options: Ret
     items = await mapLimit(entries, 4, async (e) => {
       try {
         const { plan } = await planRetry(client, e.workflowId, retryOptions);
-        return report({ workflowId: e.workflowId, previousRunId: plan.previousRunId, status: 'would_retry', actionKeys: plan.actionKeys, carriedKeys: plan.carriedKeys, retryNumber: plan.retryNumber, runId: null, message: null });
+        return report({ workflowId: e.workflowId, previousRunId: plan.previousRunId, status: 'would_retry', actionKeys: plan.actionKeys, carriedKeys: plan.carriedKeys, retryNumber: plan.retryNumber, runId: null, message: null, ...changesOf(plan) });
       } catch (err) {
         return report(refusedItem(e.workflowId, e.runId, err));
       }
@@ -267,7 +299,7 @@ export async function retryAll(client: Client, filters: DlqFilters, options: Ret
       if (wait > 0) await sleep(wait);
       try {
         const r = await retryDlq(client, e.workflowId, retryOptions);
-        items.push(report({ workflowId: r.workflowId, previousRunId: r.previousRunId, status: 'retried', actionKeys: r.actionKeys, carriedKeys: r.carriedKeys, retryNumber: r.retryNumber, runId: r.runId, message: null }));
+        items.push(report({ workflowId: r.workflowId, previousRunId: r.previousRunId, status: 'retried', actionKeys: r.actionKeys, carriedKeys: r.carriedKeys, retryNumber: r.retryNumber, runId: r.runId, message: null, ...changesOf(r) }));
       } catch (err) {
         items.push(report(refusedItem(e.workflowId, e.runId, err)));
       }

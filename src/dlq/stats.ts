@@ -1,8 +1,9 @@
 /** `dlq stats`: how many dead-letter entries there are, by observer, error type and entity type. */
 import type { Client } from '@temporalio/client';
 import { mapLimit } from './concurrency';
-import { buildDlqQuery, parseLimit, type DlqFilters } from './filters';
-import { currentOnly, listAllRuns, readOutcome, runAttributes } from './runs';
+import { listDlqEntries } from './entries';
+import { parseLimit, type DlqFilters } from './filters';
+import { readOutcome, runAttributes } from './runs';
 
 export interface DlqStats {
   query: string;
@@ -43,9 +44,8 @@ const byCount = <T extends object>(rows: T[], count: (r: T) => number, name: (r:
  */
 export async function dlqStats(client: Client, filters: DlqFilters = {}, options: DlqStatsOptions = {}): Promise<DlqStats> {
   const limit = parseLimit(options.limit ?? 10_000);
-  const query = buildDlqQuery(filters, options.now);
-  const listed = await listAllRuns(client, query, limit);
-  const entries = await currentOnly(client, listed.runs);
+  const listed = await listDlqEntries(client, filters, limit, options.now);
+  const { query, entries } = listed;
   const outcomes = await mapLimit(entries, 8, (e) => readOutcome(client, e.workflowId, e.runId));
 
   const observerEntries = new Map<string, number>();

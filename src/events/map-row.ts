@@ -55,7 +55,9 @@ const MAX_OBJECT_ID_LENGTH = 1024;
  * - `data`: the after-image; for DELETE the pre-image (or the logged object, or `{}`).
  * - `changes`: for UPDATE with both images, the fields listed in `updated_fields` when given,
  *   otherwise every top-level field whose value differs.
- * - JSON columns may arrive as text (a `text`/`json` column read raw) and are parsed here.
+ * - JSON columns arrive as text (the listener sends json/jsonb as text, see `selectList`) and are
+ *   decoded here exactly once: a document that decodes to anything but an object (a JSON string
+ *   included, even one holding JSON text) is `non_object_data`, never decoded again.
  *
  * @throws BadRowError naming the row's pk and a {@link BadRowReason}.
  */

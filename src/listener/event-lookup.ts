@@ -3,6 +3,7 @@
  * listener reads it (same column list and casts), and map it the way the listener does, so what
  * the operator sees is what the listener saw.
  */
+import { EXIT_CODES, ObserversError, type ExitCode } from '../errors';
 import type { Queryable } from '../db/pool';
 import { quoteIdent } from '../db/identifiers';
 import { BadRowError, rowToEvent } from '../events/map-row';
@@ -16,13 +17,15 @@ export type EventKey = { kind: 'position'; pk: string } | { kind: 'event-id'; id
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The row cannot be looked up as asked; the message says why and what to pass instead. */
-export class EventLookupError extends Error {
+export class EventLookupError extends ObserversError {
+  override readonly exitCode: ExitCode;
   constructor(
     message: string,
     readonly code: 'bad_key' | 'not_found' | 'no_id_column',
   ) {
     super(message);
-    this.name = 'EventLookupError';
+    // No such row is the answer to the question (1); a key that cannot work here is bad usage (2).
+    this.exitCode = code === 'not_found' ? EXIT_CODES.failed : EXIT_CODES.usage;
   }
 }
 

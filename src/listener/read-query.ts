@@ -17,6 +17,8 @@ export interface ReadParams {
   gapLo: string[];
   gapHi: string[];
   gapLimit: number;
+  /** Whose saved checkpoint to read along (so a `checkpoint set` is noticed at the next read). */
+  listenerId: string;
 }
 
 /** Result of one read. */
@@ -27,12 +29,23 @@ export interface ReadOutcome {
   gapRows: ChangeLogRow[];
   /** Highest position in the table visible to this read, or null when it looks empty. */
   head: bigint | null;
+  /** The checkpoint saved in observer_checkpoints as this read saw it (null: no row). */
+  stored: bigint | null;
+  /** Age in seconds of the first row after the stored checkpoint (0 when none; null without a timestamp column). */
+  lagSeconds: number | null;
 }
 
 /** Build the read statement for `info` (built once per table). */
 export function buildReadSql(info: ChangeLogTableInfo): string {
   const cur = `t.${quoteIdent(info.cursorColumn)}`;
   const cols = selectList(info, 't');
+  const stamps = ['commit_time', 'created_at'].filter((c) => info.columns.has(c)).map((c) => `l.${quoteIdent(c)}`);
+  // Same definition as `status`: how old the oldest row not yet behind the saved checkpoint is.
+  const lag = stamps.length === 0
+    ? 'NULL::float8'
+    : `coalesce((SELECT greatest(0, extract(epoch FROM now() - coalesce(${stamps.join(', ')})))::float8 FROM ${info.sql} l
+        WHERE l.${quoteIdent(info.cursorColumn)} > (SELECT c.last_processed_id FROM observer_checkpoints c WHERE c.listener_id = $6)
+        ORDER BY l.${quoteIdent(info.cursorColumn)} LIMIT 1), 0)`;
   return `WITH fresh AS MATERIALIZED (
   SELECT ${cols} FROM ${info.sql} t WHERE ${cur} > $1::bigint ORDER BY ${cur} LIMIT $2
 ), probed AS MATERIALIZED (
@@ -50,7 +63,9 @@ SELECT pg_current_snapshot()::text AS snapshot,
              SELECT 'prepared:' || p.transaction::text FROM pg_prepared_xacts p) AS active,
        (SELECT coalesce(json_agg(f), '[]'::json) FROM fresh f)::text AS fresh,
        (SELECT coalesce(json_agg(g), '[]'::json) FROM probed g)::text AS probed,
-       (SELECT max(${cur}) FROM ${info.sql} t)::text AS head`;
+       (SELECT max(${cur}) FROM ${info.sql} t)::text AS head,
+       (SELECT c.last_processed_id FROM observer_checkpoints c WHERE c.listener_id = $6)::text AS stored,
+       ${lag} AS lag_seconds`;
 }
 
 function ascending(rows: ChangeLogRow[]): ChangeLogRow[] {
@@ -64,8 +79,8 @@ function ascending(rows: ChangeLogRow[]): ChangeLogRow[] {
 
 /** Run one read. */
 export async function runRead(q: Queryable, sql: string, p: ReadParams): Promise<ReadOutcome> {
-  const { rows } = await q.query<{ snapshot: string; active: string[]; fresh: string; probed: string; head: string | null }>(sql, [
-    p.after.toString(), p.newLimit, p.gapLo, p.gapHi, p.gapLimit,
+  const { rows } = await q.query<{ snapshot: string; active: string[]; fresh: string; probed: string; head: string | null; stored: string | null; lag_seconds: number | null }>(sql, [
+    p.after.toString(), p.newLimit, p.gapLo, p.gapHi, p.gapLimit, p.listenerId,
   ]);
   const r = rows[0];
   if (!r) throw new Error('Change-log read returned no result row');
@@ -75,6 +90,8 @@ export async function runRead(q: Queryable, sql: string, p: ReadParams): Promise
     newRows: ascending(JSON.parse(r.fresh) as ChangeLogRow[]),
     gapRows: ascending(JSON.parse(r.probed) as ChangeLogRow[]),
     head: r.head === null ? null : BigInt(r.head),
+    stored: r.stored === null ? null : BigInt(r.stored),
+    lagSeconds: r.lag_seconds,
   };
 }
 

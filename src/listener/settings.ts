@@ -5,15 +5,20 @@
  * uses are looked at, so an unrelated bad variable (say REDIS_URL) does not stop `status`.
  */
 import { formatIssue, parseEnv, type ConfigIssue, type TableName } from '../config';
+import { UsageError } from '../errors';
+import { DEFAULT_TEMPORAL_ADDRESS, type AddressSource } from '../temporal/connect';
 
 /** What an operator command may need from the environment. */
 export interface CommandSettings {
   databaseUrl: string;
   changeLogTable: TableName;
-  /** `host:port`; the default local address when TEMPORAL_ADDRESS is unset. */
+  /**
+   * `host:port`: --address, else TEMPORAL_ADDRESS, else where `start` serves its embedded server
+   * (127.0.0.1 and EMBEDDED_TEMPORAL_PORT, default 7233).
+   */
   temporalAddress: string;
-  /** True when the address came from --address or TEMPORAL_ADDRESS (not the default). */
-  temporalAddressGiven: boolean;
+  /** Where the address came from, for messages that say what to change. */
+  temporalAddressSource: AddressSource;
   temporalNamespace: string;
   workflowIdPrefix: string;
 }
@@ -27,14 +32,21 @@ export interface SettingsFlags {
   workflowIdPrefix?: string;
 }
 
-/** The address `status` and `debug-event` try when neither --address nor TEMPORAL_ADDRESS is set. */
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+export { DEFAULT_TEMPORAL_ADDRESS };
+
+/** What a command needs; a setting it does not need is not read, so a bad value there cannot stop it. */
+export interface SettingsNeeds {
+  /** The command talks to PostgreSQL (DATABASE_URL is required); default true. */
+  database?: boolean;
+}
+
+// Stands in for DATABASE_URL when a command does not use the database (parseEnv requires one).
+const UNUSED_DATABASE_URL = 'postgres://unused@127.0.0.1/unused';
 
 /** One or more settings are invalid; the message names each flag or variable. */
-export class SettingsError extends Error {
+export class SettingsError extends UsageError {
   constructor(readonly issues: ConfigIssue[]) {
     super(issues.map(formatIssue).join('\n'));
-    this.name = 'SettingsError';
   }
 }
 
@@ -51,11 +63,13 @@ const FLAG_OF: Record<string, string> = {
  * Resolve the settings: each flag, else its environment variable, else the config default.
  *
  * @throws SettingsError naming `--flag` or `env.NAME` for every invalid value (a missing database
- *   URL included).
+ *   URL included, when the command needs the database).
  */
-export function resolveCommandSettings(env: Readonly<Record<string, string | undefined>>, flags: SettingsFlags): CommandSettings {
+export function resolveCommandSettings(env: Readonly<Record<string, string | undefined>>, flags: SettingsFlags, needs: SettingsNeeds = {}): CommandSettings {
+  const database = needs.database !== false;
   const picked: Record<string, string | undefined> = {
-    DATABASE_URL: flags.databaseUrl ?? env.DATABASE_URL,
+    DATABASE_URL: database ? (flags.databaseUrl ?? env.DATABASE_URL) : UNUSED_DATABASE_URL,
+    EMBEDDED_TEMPORAL_PORT: env.EMBEDDED_TEMPORAL_PORT,
     CHANGE_LOG_TABLE: flags.table ?? env.CHANGE_LOG_TABLE,
     TEMPORAL_ADDRESS: flags.address ?? env.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: flags.namespace ?? env.TEMPORAL_NAMESPACE,
@@ -67,6 +81,7 @@ export function resolveCommandSettings(env: Readonly<Record<string, string | und
     TEMPORAL_ADDRESS: flags.address !== undefined,
     TEMPORAL_NAMESPACE: flags.namespace !== undefined,
     WORKFLOW_ID_PREFIX: flags.workflowIdPrefix !== undefined,
+    EMBEDDED_TEMPORAL_PORT: false,
   };
   const parsed = parseEnv(picked);
   if ('issues' in parsed) {
@@ -81,11 +96,15 @@ export function resolveCommandSettings(env: Readonly<Record<string, string | und
     );
   }
   const v = parsed.value;
+  // Port 0 means "any free port" to `start`: nothing to aim at here, so the usual default applies.
+  const embeddedPort = picked.EMBEDDED_TEMPORAL_PORT !== undefined && picked.EMBEDDED_TEMPORAL_PORT.trim() !== '' && v.embeddedTemporalPort !== 0;
+  const temporalAddressSource: AddressSource =
+    v.temporalAddress !== null ? (flags.address !== undefined ? 'flag' : 'env') : embeddedPort ? 'embedded-port' : 'default';
   return {
-    databaseUrl: v.databaseUrl,
+    databaseUrl: database ? v.databaseUrl : '',
     changeLogTable: v.changeLogTable,
-    temporalAddress: v.temporalAddress ?? DEFAULT_TEMPORAL_ADDRESS,
-    temporalAddressGiven: v.temporalAddress !== null,
+    temporalAddress: v.temporalAddress ?? (embeddedPort ? `127.0.0.1:${v.embeddedTemporalPort}` : DEFAULT_TEMPORAL_ADDRESS),
+    temporalAddressSource,
     temporalNamespace: v.temporalNamespace,
     workflowIdPrefix: v.workflowIdPrefix,
   };

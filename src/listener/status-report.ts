@@ -6,6 +6,7 @@
  * service's own tables, so it works whether or not a listener is running.
  */
 import type { Queryable } from '../db/pool';
+import { DatabaseNotMigratedError } from '../db/errors';
 import { advisoryKey } from '../db/advisory';
 import { quoteIdent } from '../db/identifiers';
 import { listCheckpoints, readCheckpoint, type CheckpointRecord } from './checkpoint-store';
@@ -101,7 +102,7 @@ export async function gatherDatabaseStatus(
   p: { table: string; notifyChannel?: string; listenerId?: string; badRowsShown?: number },
 ): Promise<DatabaseStatus> {
   const { rows: present } = await q.query<{ t: string | null }>(`SELECT to_regclass('observer_checkpoints')::text AS t`);
-  if (!present[0]?.t) throw new Error('The table observer_checkpoints does not exist in this database: run `fraiseql-observers migrate` first');
+  if (!present[0]?.t) throw new DatabaseNotMigratedError('this database', 'observer_checkpoints');
 
   let info: ChangeLogTableInfo | null = null;
   let tableError: string | null = null;

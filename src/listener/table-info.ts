@@ -4,6 +4,7 @@
  * row-level security hides rows from the connected role.
  */
 import type { Queryable } from '../db/pool';
+import { UnavailableError } from '../errors';
 import { displayQualified, parseQualifiedName, quoteIdent, quoteQualified } from '../db/identifiers';
 
 /** Columns of the contract that are read into a ChangeLogRow (others are ignored). */
@@ -42,13 +43,8 @@ export interface ChangeLogTableInfo {
   rls: RlsInfo;
 }
 
-/** The change-log table is missing or unusable; the message says what to do. */
-export class ChangeLogTableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ChangeLogTableError';
-  }
-}
+/** The change-log table is missing or unusable (not migrated, no grant); the message says what to do. Exit 3. */
+export class ChangeLogTableError extends UnavailableError {}
 
 /**
  * Inspect `table` (qualified or resolved through the search_path). The cursor column is
@@ -141,13 +137,21 @@ export function describeRls(info: ChangeLogTableInfo): string | null {
   return `Row-level security is active on ${info.display} and ${why}: the listener only sees rows its policies allow and will silently miss the rest. Connect as the table owner or a role with BYPASSRLS.`;
 }
 
-/** The `SELECT` list turning a change-log row into JSON fields of a ChangeLogRow. */
+/**
+ * The `SELECT` list turning a change-log row into JSON fields of a ChangeLogRow. JSON columns are
+ * sent as their text, whatever their type (json, jsonb or text), so the mapper decodes each exactly
+ * once: a jsonb string `"just a string"` arrives as the text `"just a string"` (valid JSON, not an
+ * object: `non_object_data`), and a jsonb string holding JSON text is never decoded a second time.
+ */
 export function selectList(info: ChangeLogTableInfo, alias: string): string {
   const parts = [`${alias}.${quoteIdent(info.cursorColumn)}::text AS pk`];
   for (const [col, type] of info.columns) {
     // bigints would lose precision as JSON numbers
-    const expr = type === 'int8' ? `${alias}.${quoteIdent(col)}::text` : `${alias}.${quoteIdent(col)}`;
+    const asText = type === 'int8' || ((type === 'json' || type === 'jsonb') && JSON_TEXT_COLUMNS.has(col));
+    const expr = asText ? `${alias}.${quoteIdent(col)}::text` : `${alias}.${quoteIdent(col)}`;
     parts.push(`${expr} AS ${quoteIdent(col)}`);
   }
   return parts.join(', ');
 }
+
+const JSON_TEXT_COLUMNS = new Set(['object_data', 'object_data_before', 'trace_context']);

@@ -4,9 +4,12 @@
  * unreachable server is a result ({ reachable: false, error }), never an exception, because these
  * commands must still report what the database knows.
  */
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { ObserversError } from '../errors';
 import type { TemporalSecurity } from '../temporal/connection';
 import { PROCESS_CHANGE_EVENT } from '../contract';
+import { openTemporal, type AddressSource, type TemporalSession } from '../temporal/connect';
+import { countDlqEntries } from '../dlq/entries';
 
 /** Outcome of a probe: the value, or why Temporal could not be used. */
 export type Probe<T> = { reachable: true; address: string; namespace: string; value: T } | { reachable: false; address: string; namespace: string; error: string };
@@ -19,6 +22,8 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** TLS / API key for a real cluster (`temporalSecurity(env)`), as every other connection of the service. */
   security?: TemporalSecurity;
+  /** How the address was chosen, for the message when nothing answers. */
+  source?: AddressSource;
 }
 
 /**
@@ -28,30 +33,34 @@ export interface ProbeOptions {
 export async function probeTemporal<T>(o: ProbeOptions, fn: (client: Client) => Promise<T>): Promise<Probe<T>> {
   const timeoutMs = o.timeoutMs ?? 2000;
   const base = { address: o.address, namespace: o.namespace };
-  let connection: Connection | null = null;
+  let session: TemporalSession | null = null;
   try {
-    connection = await Connection.connect({ address: o.address, connectTimeout: timeoutMs, ...(o.security ?? {}) });
-    const client = new Client({ connection, namespace: o.namespace });
-    const value = await connection.withDeadline(Date.now() + timeoutMs, () => fn(client));
+    // The same connection (and the same errors) as every other command: src/temporal/connect.ts.
+    session = await openTemporal({ address: o.address, namespace: o.namespace, security: o.security ?? {}, connectTimeoutMs: timeoutMs, source: o.source });
+    const s = session;
+    const value = await s.connection.withDeadline(Date.now() + timeoutMs, () => fn(s.client));
     return { reachable: true, ...base, value };
   } catch (err) {
-    return { reachable: false, ...base, error: describeTemporalError(err, o.address, timeoutMs) };
+    return { reachable: false, ...base, error: err instanceof ObserversError ? err.message : describeTemporalError(err, o.address, timeoutMs) };
   } finally {
-    await connection?.close().catch(() => undefined);
+    await session?.close().catch(() => undefined);
   }
 }
 
-/** Open / failed `processChangeEvent` runs (failed runs are the dead-letter entries). */
+/** Open `processChangeEvent` runs, and dead-letter entries as `dlq list` and `observer_dlq_size` count them. */
 export interface WorkflowCounts {
   open: number;
-  failed: number;
+  /** Dead-letter entries: failed runs not replaced by a later run of their id (src/dlq/entries.ts). */
+  dlqEntries: number;
 }
 
-/** Count open and failed `processChangeEvent` runs through visibility. */
+/** Count open runs and dead-letter entries through visibility. */
 export async function countChangeEventWorkflows(client: Client): Promise<WorkflowCounts> {
-  const q = (status: string) => `WorkflowType = '${PROCESS_CHANGE_EVENT}' AND ExecutionStatus = '${status}'`;
-  const [open, failed] = await Promise.all([client.workflow.count(q('Running')), client.workflow.count(q('Failed'))]);
-  return { open: open.count, failed: failed.count };
+  const [open, dlqEntries] = await Promise.all([
+    client.workflow.count(`WorkflowType = '${PROCESS_CHANGE_EVENT}' AND ExecutionStatus = 'Running'`),
+    countDlqEntries(client),
+  ]);
+  return { open: open.count, dlqEntries };
 }
 
 /** What Temporal knows of one workflow id. */

@@ -69,6 +69,8 @@ export class LeaderTerm {
   private generation = 0;
   private head: bigint | null = null;
   private eventsSinceSave = 0;
+  /** Bumped whenever this term writes the checkpoint, so a read that overlapped a save does not mistake the old value for a move. */
+  private saveEpoch = 0;
   private saving: Promise<void> | null = null;
   private saveAgain = false;
   private saveTimer: NodeJS.Timeout | null = null;
@@ -199,10 +201,19 @@ export class LeaderTerm {
     const cursor = this.cursor;
     const ranges = cursor.probeRanges();
     const newLimit = cursor.canReadAhead ? o.batchSize : 0;
+    const epoch = this.saveEpoch;
+    const quiet = this.saving === null;
     const out = await runRead(this.d.pool, this.d.readSql, {
-      after: cursor.highestSeen, newLimit, gapLo: ranges.lo, gapHi: ranges.hi, gapLimit: o.batchSize,
+      after: cursor.highestSeen, newLimit, gapLo: ranges.lo, gapHi: ranges.hi, gapLimit: o.batchSize, listenerId: o.listenerId,
     });
     if (this.signal.aborted || generation !== this.generation) return true;
+    // `checkpoint set/reset` moved the stored checkpoint: follow it now, not at the next save's
+    // conflict (a caught-up or stranded leader may not save for a long time). Only when no save of
+    // ours overlapped this read, so our own write is never taken for someone else's.
+    if (quiet && this.saving === null && epoch === this.saveEpoch && out.stored !== null && out.stored !== this.saved) {
+      await this.adopt(out.stored.toString());
+      return true;
+    }
     const lastGapRow = out.gapRows[out.gapRows.length - 1];
     const truncated = out.gapRows.length >= o.batchSize && lastGapRow !== undefined;
     const advance = cursor.apply({
@@ -218,6 +229,7 @@ export class LeaderTerm {
     // Registered before any await so the safe point never passes a row that is read but not yet dispatched.
     for (const pk of advance.accepted) this.unacked.add(pk);
     this.head = out.head;
+    if (out.lagSeconds !== null) this.d.metrics.listenerLagSeconds.set(out.lagSeconds);
     if (out.head !== null && out.head < this.saved && !this.warnedHeadBehind) {
       this.warnedHeadBehind = true;
       this.d.logger.warn({ head: out.head.toString(), checkpoint: this.saved.toString() }, 'the change log ends below the checkpoint (table truncated with RESTART IDENTITY?): new rows stay unread until `checkpoint set` moves it back');
@@ -396,6 +408,7 @@ export class LeaderTerm {
           listenerId: o.listenerId, expected: expected.toString(), next: next.toString(),
           eventCount: this.eventsSinceSave, batchSize: o.batchSize, updatedBy: o.instanceName, fence: this.d.leaseKey,
         });
+        this.saveEpoch++;
         if (this.signal.aborted || generation !== this.generation) return;
         if (r.outcome === 'saved') {
           this.saved = next;

@@ -2,6 +2,7 @@
  * A small reader of the Prometheus text exposition format (what `/metrics` serves), enough for the
  * `metrics` command: samples with their labels and values, and each family's type and help.
  */
+import { ObserversError } from '../errors';
 
 export interface Sample {
   /** Sample name as exposed (`observer_action_duration_seconds_count`, ...). */
@@ -24,12 +25,7 @@ export interface ParsedMetrics {
 }
 
 /** Thrown for text that is not the exposition format; the message names the line. */
-export class MetricsFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MetricsFormatError';
-  }
-}
+export class MetricsFormatError extends ObserversError {}
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const SUFFIXES = ['_bucket', '_sum', '_count', '_created', '_total'];

@@ -38,6 +38,8 @@ export interface MetricsServerOptions {
   /** A check slower than this counts as failed (default 2000 ms). */
   checkTimeoutMs?: number;
   log?: Logger;
+  /** How the user chose the port, named in the "in use" message (default METRICS_PORT). */
+  portFlag?: string;
 }
 
 export interface MetricsServer {
@@ -132,7 +134,7 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
     const onError = (err: NodeJS.ErrnoException) => {
       reject(new Error(
         err.code === 'EADDRINUSE'
-          ? `cannot serve metrics on ${host}:${o.port}: the port is already in use (set METRICS_PORT to another port, or 0 for any free one)`
+          ? `cannot serve metrics on ${host}:${o.port}: the port is already in use (set ${o.portFlag ?? 'METRICS_PORT'} to another port, or 0 for any free one)`
           : `cannot serve metrics on ${host}:${o.port}: ${err.message}`,
         { cause: err },
       ));

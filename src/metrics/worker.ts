@@ -4,6 +4,7 @@
  * registry, never in prom-client's global one; labels never carry event ids.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { METRIC_NAMES } from './registry';
 
 export interface WorkerMetrics {
   /** Runs that finished, by result status (succeeded | tolerated | failed) and entity type. */
@@ -28,26 +29,26 @@ export function workerMetrics(registry: Registry): WorkerMetrics {
   const registers = [registry];
   const m: WorkerMetrics = {
     eventsFinished: new Counter({
-      name: 'observer_events_finished_total',
+      name: METRIC_NAMES.eventsFinished,
       help: 'Change events whose actions all finished, by result status',
       labelNames: ['status', 'entity_type'],
       registers,
     }),
     eventProcessingDuration: new Histogram({
-      name: 'observer_event_processing_duration_seconds',
+      name: METRIC_NAMES.eventProcessingDuration,
       help: 'Seconds from the change-log row commit to the completion of its last action',
       labelNames: ['entity_type', 'status'],
       buckets: EVENT_LATENCY_BUCKETS,
       registers,
     }),
     dlqItems: new Counter({
-      name: 'observer_dlq_items_total',
+      name: METRIC_NAMES.dlqItems,
       help: 'Events that ended in the dead-letter queue (failed workflow runs)',
       labelNames: ['entity_type'],
       registers,
     }),
     alerts: new Counter({
-      name: 'observer_alerts_total',
+      name: METRIC_NAMES.alerts,
       help: 'Alerts raised for failed actions of observers with failure_policy alert',
       labelNames: ['observer'],
       registers,

@@ -11,6 +11,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { METRIC_NAMES } from '../metrics/registry';
 import type { EventFinished } from '../workflows/sinks';
 
 /** One audit document. Field names are snake_case, as in the index mapping. */
@@ -121,8 +122,8 @@ export class AuditSink {
       ...options,
     };
     const registers = options.metrics ? [options.metrics] : [];
-    this.written = new Counter({ name: 'observer_audit_documents_total', help: 'Audit documents accepted by Elasticsearch', labelNames: ['status'], registers });
-    this.failed = new Counter({ name: 'observer_audit_failures_total', help: 'Audit documents Elasticsearch did not accept (dropped)', labelNames: ['reason'], registers });
+    this.written = new Counter({ name: METRIC_NAMES.auditDocuments, help: 'Audit documents accepted by Elasticsearch', labelNames: ['status'], registers });
+    this.failed = new Counter({ name: METRIC_NAMES.auditFailures, help: 'Audit documents Elasticsearch did not accept (dropped)', labelNames: ['reason'], registers });
   }
 
   /** Queues the audit document of a finished run (never throws, never waits). */

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
-import { ObserversError } from '../errors';
+import { UsageError } from '../errors';
 
 /** The security part of a Temporal connection, for `Connection.connect` and `NativeConnection.connect`. */
 export interface TemporalSecurity {
@@ -18,7 +18,7 @@ export interface TemporalSecurity {
 }
 
 /** A TLS or API-key variable is wrong; the message names it. */
-export class TemporalSecurityError extends ObserversError {}
+export class TemporalSecurityError extends UsageError {}
 
 const TRUE = /^(1|true|yes|on)$/i;
 const FALSE = /^(0|false|no|off)$/i;

@@ -13,6 +13,7 @@ import {
 import { redisNamespace } from '../events/dedup-key';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
+import { watchRedis } from '../redis/health';
 
 export interface ActivityResources {
   deps: ActivityDeps;
@@ -46,7 +47,7 @@ export function createActivityResources(o: ActivityResourceOptions): ActivityRes
   if (config.env.redisUrl) {
     // Few retries per command: a Redis outage must fail an attempt (retried by Temporal), not hang it.
     redis = new Redis(config.env.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true, connectionName: 'fraiseql-observers-worker' });
-    redis.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'Redis connection error (cache actions and the shared breaker state retry)'));
+    watchRedis(redis, log, 'cache actions and the shared circuit-breaker state');
     breaker = new RedisBreakerStore(redis, { ...config.breaker });
     resultCache = new RedisResultCacheStore(redis, cacheKeys(cacheNamespace).stats);
   } else {

@@ -7,8 +7,9 @@ import type { Client } from '@temporalio/client';
 import type { Registry } from 'prom-client';
 import { startPeriodicGauge } from '../metrics/periodic-gauge';
 import { PROCESS_CHANGE_EVENT } from '../contract';
+import { METRIC_NAMES } from '../metrics/registry';
 
-export const QUEUE_DEPTH_METRIC = 'observer_job_queue_depth';
+export const QUEUE_DEPTH_METRIC = METRIC_NAMES.jobQueueDepth;
 
 /** The visibility query behind the gauge. */
 export function queueDepthQuery(taskQueue: string): string {

@@ -5,8 +5,10 @@
  * with a shutdown that never drops accepted work.
  */
 import { describeTemporalSecurity, temporalSecurity, type TemporalSecurity } from '../temporal/connection';
-import { Client, Connection } from '@temporalio/client';
+import { openTemporal, TemporalSettingError, TemporalUnreachableError } from '../temporal/connect';
+import type { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { EXIT_CODES, ObserversError, type ExitCode } from '../errors';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
@@ -20,6 +22,7 @@ import { ChangeLogTableError } from '../listener/table-info';
 import { createServiceStarter } from '../listener/service-starter';
 import { createRegistry, listenerMetrics } from '../metrics/registry';
 import { type MetricsServer, type ReadinessCheck, startMetricsServer } from '../metrics/server';
+import { pingRedis } from '../redis/health';
 import { AuditSink } from '../search';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { drainOpenWorkflows } from './drain';
@@ -30,11 +33,10 @@ import { createObserverWorker, type ObserverWorker } from './worker';
 export const ROLES = ['all', 'listener', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** A failure to start, with a message that says what to do; `exitCode` 2 for a usage / setup problem. */
-export class ServiceStartError extends Error {
-  constructor(message: string, readonly exitCode = 1, options?: { cause?: unknown }) {
+/** A failure to start, with a message that says what to do, and its exit code (src/errors.ts: 2 setup, 3 unavailable). */
+export class ServiceStartError extends ObserversError {
+  constructor(message: string, override readonly exitCode: ExitCode = EXIT_CODES.failed, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'ServiceStartError';
   }
 }
 
@@ -139,9 +141,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
   try {
     let metrics: MetricsServer;
     try {
-      metrics = await startMetricsServer({ registry, port: o.metricsPort ?? env.metricsPort, host: env.metricsHost, log });
+      metrics = await startMetricsServer({ registry, port: o.metricsPort ?? env.metricsPort, host: env.metricsHost, log, portFlag: o.metricsPort === undefined ? 'METRICS_PORT' : '--metrics-port' });
     } catch (err) {
-      throw new ServiceStartError((err as Error).message, 1, { cause: err });
+      throw new ServiceStartError((err as Error).message, EXIT_CODES.unavailable, { cause: err });
     }
     closers.push({ name: 'metrics endpoint', close: () => metrics.close() });
 
@@ -173,6 +175,11 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
         ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : {}),
       });
       worker = w;
+      if (w.redis && usesWorkerRedis(config)) {
+        // Say it now rather than in the first failed cache action; not fatal: the actions retry.
+        const r = await pingRedis(w.redis);
+        if (!r.ok) log.warn({ component: 'redis' }, `${r.detail}: cache actions will fail (and be retried) until it answers`);
+      }
       const running = w.run();
       running.then(
         () => undefined,
@@ -201,7 +208,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
       log.debug({ err: { message: (err as Error).message } }, 'cannot refresh the job queue depth gauge'));
     closers.push({ name: 'queue depth gauge', close: stopDepth });
 
-    metrics.setChecks(readinessChecks({ listener, worker, client, namespace: env.temporalNamespace }));
+    metrics.setChecks(readinessChecks({ listener, worker, client, namespace: env.temporalNamespace, redisNeeded: usesWorkerRedis(config) }));
     let stopping: Promise<void> | null = null;
     return {
       role: o.role,
@@ -370,10 +377,10 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
         `cannot start the embedded Temporal server on 127.0.0.1:${port} (state in ${describeStorage(asked)}): ${message}. ` +
           (portTaken
             ? 'Is another Temporal server (or `fraiseql-observers dev-server`) already listening there? ' +
-              'Pick another port with --temporal-port / EMBEDDED_TEMPORAL_PORT (0 = any free port), or set TEMPORAL_ADDRESS to use that server.'
+              `Pick another port with ${o.embeddedTemporalPort === undefined ? 'EMBEDDED_TEMPORAL_PORT' : '--temporal-port'} (0 = any free port), or set TEMPORAL_ADDRESS to use that server.`
             : 'Check that PostgreSQL is reachable and `fraiseql-observers migrate` has run, put the state elsewhere with --temporal-data, ' +
               'run in memory with --memory (not durable), or set TEMPORAL_ADDRESS to use a cluster.'),
-        1,
+        EXIT_CODES.unavailable,
         { cause: err },
       );
     }
@@ -400,7 +407,7 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
     new ServiceStartError(
       `cannot reach Temporal at ${address}: ${(err as Error).message}` +
         (embedded ? '' : '. Check TEMPORAL_ADDRESS (or unset it to run the embedded server).'),
-      1,
+      EXIT_CODES.unavailable,
       { cause: err },
     );
   // TLS / API key only for a real cluster: the embedded server speaks plaintext on loopback.
@@ -409,18 +416,24 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
     try {
       security = temporalSecurity(o.env);
     } catch (err) {
-      throw new ServiceStartError(`cannot start: ${(err as Error).message}`, 2, { cause: err });
+      throw new ServiceStartError(`cannot start: ${(err as Error).message}`, EXIT_CODES.usage, { cause: err });
     }
     o.log.info({ temporal_address: address, temporal_security: describeTemporalSecurity(security) }, 'connecting to Temporal');
   }
+  // The same connection (address check, namespace check, errors) as every CLI command: src/temporal/connect.ts.
   let connection: Connection;
+  let client: Client;
   try {
-    connection = await Connection.connect({ address, connectTimeout: 10_000, ...security });
+    ({ connection, client } = await openTemporal({
+      address, namespace: env.temporalNamespace, security, connectTimeoutMs: 10_000, checkNamespace: !embedded, source: embedded ? 'in-process' : 'env',
+    }));
   } catch (err) {
-    throw unreachable(err);
+    if (err instanceof TemporalUnreachableError) throw unreachable(err.cause ?? err);
+    if (err instanceof TemporalSettingError) throw new ServiceStartError(err.message.replace(/^--namespace \(TEMPORAL_NAMESPACE\)/, 'TEMPORAL_NAMESPACE').replace(/^TEMPORAL_ADDRESS/, 'env.TEMPORAL_ADDRESS'), EXIT_CODES.usage, { cause: err });
+    throw err;
   }
-  closers.push({ name: 'Temporal client', close: () => connection.close() });
-  const client = new Client({ connection, namespace: env.temporalNamespace });
+  const conn = connection;
+  closers.push({ name: 'Temporal client', close: () => conn.close() });
   if (!embedded) await checkCluster(o, connection);
 
   let native: NativeConnection | null = null;
@@ -439,18 +452,9 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
   return { address, embedded, storage, storageLocation, client, native };
 }
 
-/** On a real cluster: the namespace must exist, and missing search attributes are reported with the fix. */
+/** On a real cluster (namespace already checked by openTemporal): missing search attributes are reported with the fix. */
 async function checkCluster(o: ServiceOptions, connection: Connection): Promise<void> {
   const namespace = o.config.env.temporalNamespace;
-  try {
-    await connection.workflowService.describeNamespace({ namespace });
-  } catch (err) {
-    const code = (err as { code?: number }).code;
-    if (code === 5) {
-      throw new ServiceStartError(`Temporal namespace ${namespace} does not exist on ${o.config.env.temporalAddress}: create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE`, 2, { cause: err });
-    }
-    throw new ServiceStartError(`cannot reach Temporal at ${o.config.env.temporalAddress}: ${(err as Error).message}`, 1, { cause: err });
-  }
   try {
     const listed = await connection.operatorService.listSearchAttributes({ namespace });
     const known = new Set([...Object.keys(listed.customAttributes ?? {}), ...Object.keys(listed.systemAttributes ?? {})]);
@@ -500,10 +504,10 @@ function createListener(o: ServiceOptions, client: Client, registry: Registry, t
 
 function explainListenerStartError(err: unknown): Error {
   if (err instanceof DatabaseUnreachableError) {
-    return new ServiceStartError(`${err.message}. Check DATABASE_URL and that PostgreSQL is running.`, 1, { cause: err });
+    return new ServiceStartError(`${err.message}. Check DATABASE_URL and that PostgreSQL is running.`, EXIT_CODES.unavailable, { cause: err });
   }
   if (err instanceof ChangeLogTableError) {
-    return new ServiceStartError(`${err.message} (the table is set with CHANGE_LOG_TABLE, default core.tb_entity_change_log)`, 2, { cause: err });
+    return new ServiceStartError(`${err.message} (the table is set with CHANGE_LOG_TABLE, default core.tb_entity_change_log)`, EXIT_CODES.unavailable, { cause: err });
   }
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -533,12 +537,19 @@ async function searchAttributesCheck(client: Client, namespace: string): Promise
   };
 }
 
+/** True when an enabled observer has a `cache` action that uses the worker's Redis (REDIS_URL, no `redis_url_env`). */
+export function usesWorkerRedis(config: Pick<Config, 'observers'>): boolean {
+  return config.observers.some((o) => o.enabled && o.actions.some((a) => a.type === 'cache' && !a.redis_url_env));
+}
+
 /** The checks behind /readyz for the roles this process runs. */
 export function readinessChecks(p: {
   listener: ChangeLogListener | null;
   worker: ObserverWorker | null;
   client: Client;
   namespace: string;
+  /** A configured cache action needs the worker's Redis: an unreachable one is a reason in /readyz. */
+  redisNeeded?: boolean;
 }): ReadinessCheck[] {
   const checks: ReadinessCheck[] = [
     {
@@ -564,6 +575,8 @@ export function readinessChecks(p: {
       },
     });
   }
+  const redis = worker?.redis;
+  if (redis && p.redisNeeded) checks.push({ name: 'redis', check: () => pingRedis(redis) });
   if (worker) {
     checks.push({
       name: 'worker',

@@ -4,7 +4,8 @@
  * events into metrics and alerts, and the concurrency settings of the environment.
  */
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, type NativeConnection, Worker, type WorkflowBundle, type WorkflowBundlePath } from '@temporalio/worker';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { closeActivities, createActivities, type ObserverActivities } from '../activities';
@@ -14,6 +15,7 @@ import { workerMetrics } from '../metrics/worker';
 import { createActivityResources } from './activity-deps';
 import type { EventFinished } from '../workflows/sinks';
 import { createObserverSinks } from './sinks';
+import { PREBUILT_BUNDLE, prebuiltWorkflowBundle } from './workflow-bundle';
 
 export interface ObserverWorkerOptions {
   config: Config;
@@ -30,7 +32,7 @@ export interface ObserverWorkerOptions {
   env: Record<string, string | undefined>;
   log: Logger;
   registry: Registry;
-  /** A prebuilt bundle (tests); default: bundle `src/workflows` now. */
+  /** A prebuilt bundle (tests); default: the one `npm run build` made, else bundle `src/workflows` now. */
   workflowBundle?: WorkflowBundle;
   /** Overrides the task queue of the config (tests). */
   taskQueue?: string;
@@ -45,6 +47,8 @@ export type WorkerRunState = ReturnType<Worker['getState']>;
 export interface ObserverWorker {
   readonly taskQueue: string;
   readonly activities: ObserverActivities;
+  /** The worker's Redis (REDIS_URL), for the start-up check and `/readyz`; undefined without one. */
+  readonly redis: Redis | undefined;
   /** Polls until shut down; rejects when the worker fails. Releases the activities' clients when it ends. */
   run(): Promise<void>;
   /** Stops polling, lets running activities finish within the shutdown grace time, then resolves. */
@@ -73,7 +77,7 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
       connection: o.connection,
       namespace: config.env.temporalNamespace,
       taskQueue,
-      workflowBundle: o.workflowBundle ?? (await bundleObserverWorkflows(log)),
+      workflowBundle: o.workflowBundle ?? prebuilt(log) ?? (await bundleObserverWorkflows(log)),
       activities: { ...activities, ...ordering },
       sinks: createObserverSinks({ metrics: workerMetrics(o.registry), log: log.child({ component: 'workflow' }), onFinished: o.onFinished }),
       maxConcurrentActivityTaskExecutions: config.env.workerMaxConcurrentActivities,
@@ -91,6 +95,7 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
   return {
     taskQueue,
     activities,
+    redis: resources.deps.redis,
     run() {
       running ??= worker.run().finally(release);
       return running;
@@ -108,6 +113,13 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
     },
     state: () => worker.getState(),
   };
+}
+
+function prebuilt(log: Logger): WorkflowBundlePath | null {
+  const bundle = prebuiltWorkflowBundle();
+  if (bundle) log.debug({ component: 'workflow-bundler', path: PREBUILT_BUNDLE }, 'using the workflow bundle made by npm run build');
+  else log.debug({ component: 'workflow-bundler' }, 'no up-to-date prebuilt workflow bundle: bundling now (a few seconds)');
+  return bundle;
 }
 
 /** Bundles `src/workflows` (the compiled copy when running from dist/); webpack's chatter goes to debug level. */

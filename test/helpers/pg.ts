@@ -116,7 +116,9 @@ export function stubRowHandler(row: ChangeLogRow): RowDecision {
   }
   if (row.object_type === 'Ignored') return { kind: 'skip' };
   const id = typeof row.id === 'string' ? row.id : `pk-${row.pk}`;
-  const data = row.object_data && typeof row.object_data === 'object' ? (row.object_data as Record<string, unknown>) : {};
+  // The listener sends JSON columns as text (the real mapper decodes them once).
+  const raw: unknown = typeof row.object_data === 'string' ? JSON.parse(row.object_data) : row.object_data;
+  const data = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
   return {
     kind: 'start',
     event: {

@@ -165,11 +165,17 @@ async function freeLoopbackPort(): Promise<number> {
   });
 }
 
-/** Keep worker INFO chatter out of test output; `TEMPORAL_TEST_LOG_LEVEL=DEBUG` brings it back. */
+/**
+ * Keep the SDK's log lines out of test output: "Activity failed" / "Workflow failed" with their
+ * stack traces for every failure a test causes on purpose made `npm test` thousands of lines long.
+ * A failing test is still reported by Jest; `JEST_VERBOSE_LOGS=1` prints the SDK's lines again, at
+ * `TEMPORAL_TEST_LOG_LEVEL` (default WARN).
+ */
 function installQuietRuntime(): void {
   const level = (process.env.TEMPORAL_TEST_LOG_LEVEL ?? 'WARN') as LogLevel;
+  const verbose = process.env.JEST_VERBOSE_LOGS === '1';
   try {
-    Runtime.install({ logger: new DefaultLogger(level) });
+    Runtime.install({ logger: verbose ? new DefaultLogger(level) : new DefaultLogger('ERROR', () => undefined) });
   } catch {
     // Already instantiated in this module registry: keep the existing runtime.
   }

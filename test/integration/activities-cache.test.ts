@@ -107,4 +107,29 @@ describe('runCache against a real Redis', () => {
       await prefixed.quit();
     }
   });
+
+  it('counts what it did not find (missed): named keys absent, patterns matching nothing', async () => {
+    const p = prefix;
+    await redis.set(`${p}present`, '1');
+    const result = await activityEnv().run(acts.runCache, { event: orderEvent(), action: cache({ keys: [`${p}present`, `${p}absent`], patterns: [`${p}none:*`] }) });
+    expect(result).toMatchObject({ deleted: 1, missed: 2 });
+  });
+
+  it('says that Redis at host:port is unreachable (not the client library\'s retry-limit text)', async () => {
+    // A port nothing listens on: the same client settings as the worker's (src/worker/activity-deps.ts).
+    // It stops reconnecting after a few tries, so nothing is left running after the test.
+    const down = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 2, lazyConnect: true, retryStrategy: (n) => (n > 5 ? null : 20) });
+    const a = createActivities({ env: {}, log: captureLogger().log, breaker: new InMemoryBreakerStore(), ssrf: { allow: [] }, redis: down });
+    try {
+      const err = (await activityEnv().run(a.runCache, { event: orderEvent(), action: cache({ keys: [`${prefix}x`] }) }).then(
+        () => { throw new Error('expected the action to fail'); },
+        (e: unknown) => e,
+      )) as Error;
+      expect(err.message).toMatch(/^cache invalidation failed: Redis at 127\.0\.0\.1:1 is unreachable/);
+      expect(err.message).not.toMatch(/maxRetriesPerRequest|max retries per request/i);
+    } finally {
+      await closeActivities(a);
+      down.disconnect();
+    }
+  });
 });

@@ -114,7 +114,7 @@ describe('checkpoint store', () => {
 
   it('checkpoint set / show / reset commands', async () => {
     await insertChanges(db.pool, 25);
-    const set = await runCli<{ previous: string | null; position: string }>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'cli', '20', '--json']);
+    const set = await runCli<{ previous: string | null; position: string }>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'cli', '--create', '20', '--json']);
     expect(set.error).toBeUndefined();
     expect(set.result).toMatchObject({ previous: null, position: '20', runningLeaderPid: null });
 
@@ -133,7 +133,7 @@ describe('checkpoint store', () => {
     expect((await readCheckpoint(db.pool, 'cli'))?.lastProcessedId).toBe('0');
 
     const unknown = await runCli(CheckpointShow, ['--database-url', db.url, '--listener-id', 'nobody']);
-    expect(unknown.error?.message).toBe('Listener nobody has no checkpoint yet');
+    expect(unknown.error?.message).toBe('--listener-id: listener "nobody" has no checkpoint yet');
     const down = await runCli(CheckpointShow, ['--database-url', 'postgres://u:pw@127.0.0.1:1/db']);
     expect(down.error?.message).toBe('Cannot reach PostgreSQL at 127.0.0.1:1/db: ECONNREFUSED');
   });

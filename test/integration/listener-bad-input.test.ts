@@ -113,6 +113,34 @@ describe('listener: bad rows, bad options, bad tables', () => {
     ]);
   });
 
+  it('reports a jsonb string as non_object_data, and never decodes JSON text inside a jsonb string', async () => {
+    await db.pool.query(`CREATE TABLE public.jsonb_log (id bigserial PRIMARY KEY, object_type text, object_id text, modification_type text, object_data jsonb)`);
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO public.jsonb_log (object_type, object_id, modification_type, object_data) VALUES
+         ('Order', 'o-1', 'INSERT', '"just a string"'),
+         ('Order', 'o-2', 'INSERT', to_jsonb('{"status": "smuggled"}'::text)),
+         ('Order', 'o-3', 'INSERT', '{"status": "new"}')
+       RETURNING id::text`,
+    );
+    const pk = rows.map((r) => r.id);
+    const config = parseConfig({ env: { DATABASE_URL: db.url }, text: OBSERVERS, source: 'observers.yaml' });
+    const handler = createRowHandler(compileObservers(config), { mapping: { table: 'public.jsonb_log' } });
+    const starter = new RecordingStarter();
+    const listener = new ChangeLogListener({ connectionString: db.url, table: 'public.jsonb_log', listenerId: 'jsonb-rows', handler, starter, logger, pollIntervalMs: 100, checkpointIntervalMs: 10 });
+    try {
+      await listener.start();
+      await waitFor('the checkpoint past every row', async () => (await readCheckpoint(db.pool, 'jsonb-rows'))?.lastProcessedId === pk[2]);
+    } finally {
+      await listener.stop();
+    }
+    const recorded = (await listBadRows(db.pool, { listenerId: 'jsonb-rows' })).sort((a, b) => Number(a.pk) - Number(b.pk));
+    expect(recorded.map((r) => [r.pk, r.reason, r.message])).toEqual([
+      [pk[0], 'non_object_data', `change-log row ${pk[0]}: object_data must be a JSON object, got the string "just a string"`],
+      [pk[1], 'non_object_data', `change-log row ${pk[1]}: object_data must be a JSON object, got the string ${JSON.stringify('{"status": "smuggled"}')}`],
+    ]);
+    expect(starter.size).toBe(1);
+  });
+
   it('rejects impossible options with a message naming the option', () => {
     const base: ListenerOptions = { connectionString: db.url, listenerId: 'x', handler: stubRowHandler, starter: new RecordingStarter() };
     expect(() => new ChangeLogListener({ ...base, batchSize: 0 })).toThrow('Listener option batchSize must be an integer in [1, 10000], got 0');

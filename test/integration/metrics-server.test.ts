@@ -159,6 +159,18 @@ describe('metrics server', () => {
       expect(withBuckets.metrics.filter((m: { name: string }) => m.name.endsWith('_bucket'))).toHaveLength(3);
     });
 
+    it('--metric NAME shows that metric only; a name the service does not export is refused (exit 2)', async () => {
+      const { stdout } = await run('node', ['bin/run.js', 'metrics', '--url', `${base}/metrics`, '--metric', 'observer_event_processing_duration_seconds', '--json'], { cwd: ROOT });
+      const names = (JSON.parse(stdout) as { metrics: Array<{ name: string }> }).metrics.map((m) => m.name).sort();
+      expect(names).toEqual(['observer_event_processing_duration_seconds_count', 'observer_event_processing_duration_seconds_sum']);
+      const err = await run('node', ['bin/run.js', 'metrics', '--url', `${base}/metrics`, '--metric', 'observer_dlq_entries'], { cwd: ROOT }).then(
+        () => { throw new Error('expected the command to fail'); },
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err.code).toBe(2);
+      expect(err.stderr.replace(/\s*›\s*/g, ' ')).toContain('--metric: "observer_dlq_entries" is not a metric this service exports (did you mean observer_dlq_items_total, observer_dlq_size?)');
+    });
+
     it('prints a readable table', async () => {
       const { stdout } = await run('node', ['bin/run.js', 'metrics', '--url', `${base}/metrics`, '--filter', 'executed'], { cwd: ROOT });
       expect(stdout).toMatch(/observer_actions_executed_total\s*│\s*action_type=webhook observer=order "shipped" status=success\s*│\s*3/);
@@ -171,7 +183,7 @@ describe('metrics server', () => {
         () => { throw new Error('expected the command to fail'); },
         (e: { code: number; stderr: string }) => e,
       );
-      expect(err.code).toBe(1);
+      expect(err.code).toBe(3);
       expect(err.stderr.replace(/\s*›\s*/g, ' ')).toContain(`nothing is listening at http://127.0.0.1:${port}/metrics: is \`fraiseql-observers start\` running there?`);
     });
   });

@@ -150,7 +150,7 @@ describe('migrations', () => {
     const { error } = await runCli(Migrate, ['--database-url', 'postgres://app:s3cret@127.0.0.1:1/appdb']);
     expect(error?.message).toMatch(/Cannot reach PostgreSQL at 127\.0\.0\.1:1\/appdb: ECONNREFUSED/);
     expect(error?.message).not.toContain('s3cret');
-    expect(error?.oclif?.exit).toBe(2);
+    expect(error?.oclif?.exit).toBe(3);
   });
 
   describe('migrate command: the change-log table comes from CHANGE_LOG_TABLE, as for the listener', () => {

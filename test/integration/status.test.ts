@@ -11,6 +11,7 @@ import { captureOutput } from '@oclif/test';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import Status, { type StatusResult } from '../../src/cli/commands/status';
+import { countDlqEntries, listDlq } from '../../src/dlq';
 import { migrate } from '../../src/db/migrate';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded-temporal';
 import { ChangeLogListener, RecordingStarter, readCheckpoint } from '../../src/listener';
@@ -180,7 +181,7 @@ describe('status command', () => {
     }
   });
 
-  it('counts open and failed workflows when Temporal answers, and says so when it does not', async () => {
+  it('counts open workflows and dead-letter entries (as dlq list does) when Temporal answers, and says so when it does not', async () => {
     const connection = await Connection.connect({ address: embedded.address });
     try {
       const client = new Client({ connection });
@@ -197,9 +198,19 @@ describe('status command', () => {
         }],
       });
       const { result } = await runStatus(['--database-url', db.url, '--address', embedded.address, '--json']);
-      expect(result?.temporal).toEqual({ reachable: true, address: embedded.address, namespace: 'default', value: { open: 1, failed: 1 } });
+      expect(result?.temporal).toEqual({ reachable: true, address: embedded.address, namespace: 'default', value: { open: 1, dlqEntries: 1 } });
       const human = await runStatus(['--database-url', db.url, '--address', embedded.address]);
-      expect(human.stdout).toContain(`Temporal ${embedded.address} (default): 1 open, 1 failed processChangeEvent workflows`);
+      expect(human.stdout).toContain(`Temporal ${embedded.address} (default): 1 open processChangeEvent workflows, 1 in the dead-letter queue`);
+
+      // A retry replaces the failed run (here: still running). It has left the DLQ: status, `dlq list`
+      // and the gauge use one definition (src/dlq/entries.ts), so none of them counts it any more.
+      await client.workflow.start('processChangeEvent', {
+        taskQueue: failQueue, workflowId: 'fraiseql-event:status-failed', args: [{}], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      });
+      const after = await runStatus(['--database-url', db.url, '--address', embedded.address, '--json']);
+      expect(after.result?.temporal).toEqual({ reachable: true, address: embedded.address, namespace: 'default', value: { open: 2, dlqEntries: 0 } });
+      expect((await listDlq(client)).entries).toEqual([]);
+      expect(await countDlqEntries(client)).toBe(0);
     } finally {
       await connection.close();
     }

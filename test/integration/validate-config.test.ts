@@ -91,6 +91,7 @@ describe('validate-config', () => {
       valid: false,
       file: badFile,
       observers: [],
+      warnings: [],
       issues: [
         { path: 'observers.order_shipped.condition', message: "unexpected token '&' at column 14 (did you mean '&&'?)", line: 5 },
         {
@@ -100,6 +101,36 @@ describe('validate-config', () => {
         },
       ],
     });
+  });
+
+  it('warns about literal webhook hosts the SSRF guard will refuse, unless ssrf.allow lists them (still valid, exit 0)', async () => {
+    const file = join(dir, 'ssrf.yaml');
+    const yaml = (allow: string) => `${allow}observers:
+  local_hook:
+    entity: Order
+    events: [INSERT]
+    actions:
+      - type: webhook
+        url: "http://127.0.0.1:8080/hooks/{{ event.entity_id }}"
+      - type: webhook
+        url: "http://169.254.169.254/latest/meta-data"
+      - type: webhook
+        url: "https://hooks.example.com/{{ event.id }}"
+      - type: webhook
+        url: "http://{{ data.host }}/x"
+`;
+    writeFileSync(file, yaml(''));
+    const warned = await runCommand(['validate-config', file, '--json'], oclif);
+    expect(warned.error).toBeUndefined();
+    const report = JSON.parse(warned.stdout) as { valid: boolean; warnings: Array<{ path: string; message: string }> };
+    expect(report.valid).toBe(true);
+    expect(report.warnings.map((w) => w.path)).toEqual(['observers.local_hook.actions[0].url', 'observers.local_hook.actions[1].url']);
+    expect(report.warnings[0]?.message).toMatch(/^the SSRF guard will refuse .*127\.0\.0\.1.*loopback.*Add the host to ssrf\.allow if you mean to reach it$/);
+    const human = await runCommand(['validate-config', file], oclif);
+    expect(human.stderr).toContain('warning: observers.local_hook.actions[0].url: the SSRF guard will refuse');
+    writeFileSync(file, yaml('ssrf:\n  allow: [127.0.0.1/32, 169.254.169.254]\n'));
+    const allowed = JSON.parse((await runCommand(['validate-config', file, '--json'], oclif)).stdout) as { warnings: unknown[] };
+    expect(allowed.warnings).toEqual([]);
   });
 
   it('reports a missing file', async () => {

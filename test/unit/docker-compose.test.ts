@@ -28,3 +28,9 @@ test('every published port is bound to loopback only', () => {
   expect(ports.length).toBeGreaterThan(0);
   for (const p of ports) expect(p).toMatch(/^127\.0\.0\.1:/);
 });
+
+test('PostgreSQL and Redis are not published on the ports the local services (and the tests) use', () => {
+  const hostPorts = Object.values(compose.services).flatMap((s) => s.ports ?? []).map((p) => Number(p.split(':')[1]));
+  expect(hostPorts).not.toContain(5432);
+  expect(hostPorts).not.toContain(6379);
+});

@@ -212,13 +212,11 @@ describe('dlq retry-all --dry-run and dlq retry', () => {
 });
 
 describe('when Temporal is unreachable', () => {
-  it('says that nothing answers and what to do (exit 2)', async () => {
+  it('says that nothing answers and what to change: the flag that was given (exit 3)', async () => {
     const port = await closedPort();
     const { error } = await runCommand(['dlq', 'list', '--address', `127.0.0.1:${port}`], oclif);
-    expect(error?.oclif?.exit).toBe(2);
-    expect(error?.message).toMatch(new RegExp(`^Cannot reach Temporal at 127\\.0\\.0\\.1:${port}: `));
-    expect(error?.message).toContain('`fraiseql-observers start` without TEMPORAL_ADDRESS serves it on 127.0.0.1:7233');
-    expect(error?.message).toContain('set TEMPORAL_ADDRESS (or --address)');
+    expect(error?.oclif?.exit).toBe(3);
+    expect(error?.message).toMatch(new RegExp(`^Cannot reach Temporal at 127\\.0\\.0\\.1:${port}: .*Check --address\\.$`));
   });
 
   it('reports a bad flag as such without waiting for Temporal', async () => {
@@ -228,31 +226,43 @@ describe('when Temporal is unreachable', () => {
     expect(error?.message).toMatch(/^--since: /);
   });
 
-  it('rejects a malformed address naming the flag and the variable', async () => {
+  it('rejects a malformed address naming the flag, with the same validator as status', async () => {
     const { error } = await runCommand(['dlq', 'stats', '--address', 'localhost'], oclif);
     expect(error?.oclif?.exit).toBe(2);
-    expect(error?.message).toBe('--address (TEMPORAL_ADDRESS): expected host:port such as 127.0.0.1:7233, got "localhost"');
+    expect(error?.message).toBe("--address: expected host:port, got 'localhost'");
   });
 
-  it('reads TEMPORAL_ADDRESS as the real binary, and exits 2 when nothing answers there', async () => {
+  it('reads TEMPORAL_ADDRESS as the real binary, and exits 3 when nothing answers there', async () => {
     const port = await closedPort();
     const err = (await rejectionOf(run(process.execPath, [BIN, 'dlq', 'stats'], { env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${port}` } }))) as {
       code: number;
       stderr: string;
     };
-    expect(err.code).toBe(2);
+    expect(err.code).toBe(3);
     expect(err.stderr).toContain(`Cannot reach Temporal at 127.0.0.1:${port}`);
+    expect(err.stderr.replace(/\s*›\s*/g, ' ')).toContain(`Check TEMPORAL_ADDRESS (127.0.0.1:${port})`);
     // --json: the error as data on stdout, and the same exit code.
     const json = (await rejectionOf(run(process.execPath, [BIN, 'dlq', 'list', '--json', '--address', `127.0.0.1:${port}`]))) as { code: number; stdout: string };
-    expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { message: expect.stringMatching(/^Cannot reach Temporal at /), oclif: { exit: 2 } } });
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { message: expect.stringMatching(/^Cannot reach Temporal at /), oclif: { exit: 3 } } });
     const ok = await run(process.execPath, [BIN, 'dlq', 'list', '--json'], { env: { ...process.env, TEMPORAL_ADDRESS: address } });
     expect((JSON.parse(ok.stdout) as ListDlqResult).entries).toEqual([]);
+    // Without TEMPORAL_ADDRESS, the operator commands look where `start` serves its embedded server:
+    // 127.0.0.1:$EMBEDDED_TEMPORAL_PORT, not a hard-coded 7233.
+    const { TEMPORAL_ADDRESS: _unset, ...noAddress } = process.env;
+    const embeddedPort = address.slice(address.lastIndexOf(':') + 1);
+    const viaPort = await run(process.execPath, [BIN, 'dlq', 'list', '--json'], { env: { ...noAddress, EMBEDDED_TEMPORAL_PORT: embeddedPort } });
+    expect((JSON.parse(viaPort.stdout) as ListDlqResult).entries).toEqual([]);
+    const down = (await rejectionOf(run(process.execPath, [BIN, 'dlq', 'list'], { env: { ...noAddress, EMBEDDED_TEMPORAL_PORT: String(port) } }))) as { code: number; stderr: string };
+    expect(down.code).toBe(3);
+    // It names the variable as the reason for the address, and does not tell the user to set it.
+    expect(down.stderr.replace(/\s*›\s*/g, ' ')).toContain(`Cannot reach Temporal at 127.0.0.1:${port}`);
+    expect(down.stderr.replace(/\s*›\s*/g, ' ')).toContain('EMBEDDED_TEMPORAL_PORT says the embedded server of `fraiseql-observers start` serves');
   });
 
   it('names an unknown namespace', async () => {
     const { error } = await dlq(['list', '--namespace', 'nope']);
     expect(error?.oclif?.exit).toBe(2);
-    expect(error?.message).toBe(`--namespace (TEMPORAL_NAMESPACE): namespace "nope" does not exist on Temporal at ${address}`);
+    expect(error?.message).toBe(`--namespace (TEMPORAL_NAMESPACE): namespace "nope" does not exist on Temporal at ${address} (create it: temporal operator namespace create --namespace nope)`);
   });
 });

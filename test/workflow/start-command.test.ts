@@ -250,9 +250,9 @@ describe('fraiseql-observers start', () => {
     // Temporal goes away with the listener process: the worker is no longer ready, and still stops cleanly.
     listener.child.kill('SIGTERM');
     expect(await listener.exited).toEqual({ code: 0, signal: null });
-    // --json: the command's result (oclif prints it pretty, after the log lines).
-    const result: unknown = JSON.parse(listener.other.join('\n'));
-    expect(result).toMatchObject({ role: 'listener', stoppedBy: 'SIGTERM', exitCode: 0 });
+    // --json: stdout is JSON lines only; the command's result is the last one.
+    expect(listener.other).toEqual([]);
+    expect(listener.lines.at(-1)).toMatchObject({ msg: 'result', result: { role: 'listener', stoppedBy: 'SIGTERM', exitCode: 0 } });
     await waitFor('worker not ready', async () => (await fetch(`${wBase}/readyz`)).status === 503, 30_000, 200);
     // A refused connection answers at once; on a loaded machine the check may time out first instead.
     expect(((await (await fetch(`${wBase}/readyz`)).json()) as { reason: string }).reason).toMatch(/^temporal: (unreachable \(|no answer within \d+ ms)/);
@@ -267,7 +267,7 @@ describe('fraiseql-observers start', () => {
     });
     children.push(cli.child);
     const exit = await cli.exited;
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(3);
     expect(unwrap(cli.stderr())).toContain('Cannot reach PostgreSQL at 127.0.0.1:1/nowhere: ECONNREFUSED. Check DATABASE_URL and that PostgreSQL is running.');
   });
 
@@ -275,7 +275,7 @@ describe('fraiseql-observers start', () => {
     const cli = startCli(['--config', configFile, '--metrics-port', '0'], { DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1', START_TEST_SIGNING_SECRET: 'x' });
     children.push(cli.child);
     const exit = await cli.exited;
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(3);
     expect(unwrap(cli.stderr())).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1: .+\. Check TEMPORAL_ADDRESS \(or unset it to run the embedded server\)\./);
   });
 
@@ -295,11 +295,69 @@ describe('fraiseql-observers start', () => {
       const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], { DATABASE_URL: empty.url, START_TEST_SIGNING_SECRET: 'x' });
       children.push(cli.child);
       const exit = await cli.exited;
-      expect(exit.code).toBe(2);
+      expect(exit.code).toBe(3);
       expect(unwrap(cli.stderr())).toContain('Change-log table core.tb_entity_change_log does not exist (or is not on the search_path): run `fraiseql-observers migrate`');
     } finally {
       await empty.drop();
     }
+  });
+
+  it('--json: stdout is JSON lines only, to the last line (the result record)', async () => {
+    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0', '--json'], {
+      DATABASE_URL: db.url, LISTENER_ID: 'start-json', METRICS_HOST: '127.0.0.1', START_TEST_SIGNING_SECRET: 'x',
+    });
+    children.push(cli.child);
+    await waitFor('"service started"', () => cli.lines.some((l) => l.msg === 'service started') || cli.child.exitCode !== null, 180_000, 100);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.other).toEqual([]);
+    expect(cli.lines.at(-1)).toMatchObject({ msg: 'result', result: { role: 'all', stoppedBy: 'SIGTERM', exitCode: 0 } });
+    // No banner either: stderr is for humans.
+    expect(cli.stderr()).not.toContain('IN MEMORY');
+  });
+
+  it('SIGTERM during start-up: stops cleanly once started, exit 0, and says so', async () => {
+    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', '0'], {
+      DATABASE_URL: db.url, LISTENER_ID: 'start-early-term', METRICS_HOST: '127.0.0.1', START_TEST_SIGNING_SECRET: 'x',
+    });
+    children.push(cli.child);
+    // "starting" is logged once the config is loaded and the signal handlers are in, seconds before "service started".
+    await waitFor('"starting"', () => cli.lines.some((l) => l.msg === 'starting') || cli.child.exitCode !== null, 120_000, 20);
+    expect(cli.lines.some((l) => l.msg === 'service started')).toBe(false);
+    cli.child.kill('SIGTERM');
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
+    expect(cli.lines.some((l) => String(l.msg).startsWith('SIGTERM received during start-up'))).toBe(true);
+    expect(cli.lines.at(-1)).toMatchObject({ msg: 'stopped', exit_code: 0 });
+  });
+
+  it('names the flag of a taken metrics port, and exits 3', async () => {
+    const cli = startCli(['--config', configFile, '--temporal-port', '0', '--metrics-port', String(receiver.port)], {
+      DATABASE_URL: db.url, METRICS_HOST: '127.0.0.1', START_TEST_SIGNING_SECRET: 'x',
+    });
+    children.push(cli.child);
+    expect((await cli.exited).code).toBe(3);
+    expect(unwrap(cli.stderr())).toContain(`cannot serve metrics on 127.0.0.1:${receiver.port}: the port is already in use (set --metrics-port to another port`);
+  });
+
+  it('says that Redis at host:port is unreachable at start and in /readyz when a cache action needs it', async () => {
+    const closed = await startHttpReceiver();
+    const port = closed.port;
+    await closed.close();
+    const cacheConfig = join(dir, 'cache.yaml');
+    writeFileSync(cacheConfig, ['observers:', '  invalidate:', '    entity: Order', '    events: [UPDATE]', '    actions:', '      - type: cache', '        keys: ["order:{{ event.entity_id }}"]', ''].join('\n'));
+    const cli = startCli(['--config', cacheConfig, '--temporal-port', '0', '--metrics-port', '0'], {
+      DATABASE_URL: db.url, LISTENER_ID: 'start-redis', METRICS_HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${port}`,
+    });
+    children.push(cli.child);
+    await waitFor('"service started"', () => cli.lines.some((l) => l.msg === 'service started') || cli.child.exitCode !== null, 180_000, 100);
+    const info = cli.lines.find((l) => l.msg === 'service started')!;
+    expect(cli.lines.some((l) => l.level === 40 && String(l.msg).startsWith(`Redis at 127.0.0.1:${port} is unreachable`))).toBe(true);
+    const ready = await fetch(String(info.metrics_url).replace(/\/metrics$/, '/readyz'));
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { checks: Array<{ name: string; ok: boolean; detail: string }> };
+    expect(body.checks.find((c) => c.name === 'redis')).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`^Redis at 127\\.0\\.0\\.1:${port} is unreachable`)) });
+    cli.child.kill('SIGTERM');
+    expect((await cli.exited).code).toBe(0);
   });
 
   it('refuses to start a worker whose secrets are not set, naming them', async () => {

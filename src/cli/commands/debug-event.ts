@@ -1,9 +1,10 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, Flags } from '../base';
 import { type DedupVerdict, describeDedupVerdict, lookUpDedup } from '../dedup-lookup';
-import { ConfigError, loadConfig, type Config } from '../../config';
+import { databaseFlags, prefixFlag, tableFlags, temporalFlags } from '../flags';
+import { loadConfig, type Config } from '../../config';
 import { workflowIdOf } from '../../contract';
-import { DatabaseUnreachableError, explainConnectionError } from '../../db/errors';
+import { explainConnectionError } from '../../db/errors';
 import { createPool } from '../../db/pool';
 import { compileObservers, explainMatch, type MatchOutcome } from '../../events/match';
 import type { ChangeEvent } from '../../events/types';
@@ -44,21 +45,17 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
   };
   static override flags = {
     config: Flags.string({ char: 'c', description: 'observers file: show each observer\'s outcome for the event' }),
-    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
-    table: Flags.string({ description: 'change-log table (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log)' }),
-    address: Flags.string({ description: 'Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else 127.0.0.1:7233)' }),
-    namespace: Flags.string({ description: 'Temporal namespace (default: $TEMPORAL_NAMESPACE, else default)' }),
-    'workflow-id-prefix': Flags.string({ description: 'workflow id prefix (default: $WORKFLOW_ID_PREFIX, else fraiseql-event)' }),
+    ...databaseFlags,
+    ...tableFlags,
+    ...temporalFlags,
+    ...prefixFlag,
     'temporal-timeout': Flags.integer({ default: 2000, min: 100, max: 60_000, description: 'ms to wait for Temporal before reporting it unreachable' }),
     'redis-url': Flags.string({ description: 'Redis holding the observers\' dedup windows (default: $REDIS_URL)' }),
     temporal: Flags.boolean({ default: true, allowNo: true, description: 'look the workflow up in Temporal (--no-temporal skips it)' }),
   };
 
   public async run(): Promise<DebugEventResult> {
-    const s = this.commandSettings({
-      databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address,
-      namespace: this.flags.namespace, workflowIdPrefix: this.flags['workflow-id-prefix'],
-    });
+    const s = this.settings();
     const security = this.temporalSecurityFromEnv();
     let key: EventKey;
     try {
@@ -69,13 +66,8 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
     }
     let config: Config | null = null;
     if (this.flags.config) {
-      try {
-        // The listener's own settings win over the file's environment only where flags were given.
-        config = await loadConfig({ env: { ...process.env, DATABASE_URL: s.databaseUrl }, file: this.flags.config });
-      } catch (err) {
-        if (err instanceof ConfigError) this.error(err.message, { exit: 2 });
-        throw err;
-      }
+      // The listener's own settings win over the file's environment only where flags were given.
+      config = await loadConfig({ env: { ...process.env, DATABASE_URL: s.databaseUrl }, file: this.flags.config });
     }
 
     const pool = createPool({ connectionString: s.databaseUrl, max: 1, connectionTimeoutMillis: 10_000 });
@@ -86,10 +78,7 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
       tableName = info.display;
       found = await lookUpEvent(pool, info, key, s.changeLogTable.qualified);
     } catch (err) {
-      if (err instanceof EventLookupError) this.error(err.message, { exit: 1 });
-      const e = explainConnectionError(err, s.databaseUrl);
-      if (e instanceof DatabaseUnreachableError) this.error(e.message, { exit: 2 });
-      this.error((e as Error).message, { exit: 1 });
+      throw explainConnectionError(err, s.databaseUrl);
     } finally {
       await pool.end().catch(() => undefined);
     }
@@ -114,7 +103,7 @@ export default class DebugEvent extends BaseCommand<typeof DebugEvent> {
     let temporal: DebugEventResult['temporal'];
     if (!workflowId) temporal = { reachable: null, skipped: event ? 'no observer matched: the listener starts no workflow' : 'bad row: no workflow' };
     else if (!this.flags.temporal) temporal = { reachable: null, skipped: '--no-temporal' };
-    else temporal = await probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'], security }, (c) => describeWorkflow(c, workflowId));
+    else temporal = await probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'], security, source: s.temporalAddressSource }, (c) => describeWorkflow(c, workflowId));
 
     const result: DebugEventResult = {
       table: tableName,

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../base';
+import { BaseCommand, EXIT_CODES } from '../base';
 import type { SearchAttributeType } from '../../embedded-temporal/visibility-query';
 import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 
@@ -10,7 +10,10 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
     'Starts the gRPC server the Temporal SDK and CLI talk to. By default all state is in memory and lost when it stops ' +
     '(development and tests). With --data <postgres URL> it keeps its state in that database (schema --data-schema, ' +
     'created when missing), resumes running workflows after a restart or crash, and serves the store alone: a second ' +
-    'dev-server on the same store stands by until the first stops. Stops on SIGINT/SIGTERM.';
+    'dev-server on the same store stands by until the first stops. Stops on SIGINT/SIGTERM (exit 0). With --json, stdout ' +
+    'is JSON lines only: {"msg":"listening","address":...,"namespace":...,"durable":...} once it serves, {"msg":"stopped",...} when it stops. ' +
+    'Exit code 3 when the port cannot be bound, 2 for a bad flag.';
+  static override jsonLines = true;
   static override examples = [
     '<%= config.bin %> dev-server',
     '<%= config.bin %> dev-server --port 7233 --search-attribute Region=Keyword',
@@ -32,7 +35,7 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
     }),
   };
 
-  public async run(): Promise<{ address: string; namespace: string }> {
+  public async run(): Promise<undefined> {
     // Loaded here, not at the top: oclif loads every command module to list them.
     const { startEmbeddedTemporal, parseSearchAttributeFlag } = await import('../../embedded-temporal');
     // Without them every `start` against this server would fail its workflow starts.
@@ -69,23 +72,26 @@ export default class DevServer extends BaseCommand<typeof DevServer> {
       });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      if (this.flags.data !== undefined && !/listen|bind|EADDRINUSE|No address added/i.test(msg)) this.error(`--data: ${msg}`, { exit: 1 });
-      this.error(`could not listen on ${this.flags.ip}:${this.flags.port}: ${msg}`, { exit: 1 });
+      if (this.flags.data !== undefined && !/listen|bind|EADDRINUSE|No address added/i.test(msg)) this.error(`--data: ${msg}`, { exit: EXIT_CODES.unavailable });
+      this.error(`could not listen on ${this.flags.ip}:${this.flags.port}: ${msg}`, { exit: EXIT_CODES.unavailable });
     }
     const info = { address: server.address, namespace: server.namespace, durable: server.persistence !== null };
+    // Handlers first: whoever sees "listening" may stop the server right away.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
     if (!this.jsonEnabled()) {
       this.log(`Embedded Temporal server listening on ${server.address} (namespace ${server.namespace})`);
       if (server.persistence) this.log(`State is durable: PostgreSQL ${server.persistence.url}, schema ${server.persistence.schema}. Press Ctrl-C to stop.`);
       else this.log('State is in memory only: it is lost when this process stops. Press Ctrl-C to stop.');
     } else {
-      process.stdout.write(`${JSON.stringify(info)}\n`);
+      this.logJson({ msg: 'listening', ...info });
     }
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    await stopped;
     await server.stop();
-    return info;
+    if (this.jsonEnabled()) this.logJson({ msg: 'stopped', ...info });
+    return undefined;
   }
 }

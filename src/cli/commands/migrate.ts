@@ -1,5 +1,6 @@
 import { BaseCommand, Flags } from '../base';
-import { DatabaseUnreachableError, describeDatabaseUrl, explainConnectionError } from '../../db/errors';
+import { databaseFlags } from '../flags';
+import { describeDatabaseUrl, explainConnectionError } from '../../db/errors';
 import { type MigrateResult, migrate } from '../../db/migrate';
 import { createPool } from '../../db/pool';
 
@@ -9,7 +10,7 @@ export default class Migrate extends BaseCommand<typeof Migrate> {
   static override description = `Creates, only where absent: the change-log table with the FraiseQL contract's columns (an existing table is used as it is), the checkpoint table and its history, the bad-row log, and a statement-level NOTIFY trigger on the change-log table (skipped when one already notifies the channel, or with --no-notify-trigger).`;
   static override examples = ['<%= config.bin %> migrate --dry-run', '<%= config.bin %> migrate --database-url postgres://app@db:5432/app --json'];
   static override flags = {
-    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
+    ...databaseFlags,
     table: Flags.string({
       description: 'change-log table, [schema.]table: created when absent, given the NOTIFY trigger (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log, as for the listener)',
     }),
@@ -18,16 +19,14 @@ export default class Migrate extends BaseCommand<typeof Migrate> {
   };
 
   public async run(): Promise<MigrateResult> {
-    const settings = this.commandSettings({ databaseUrl: this.flags['database-url'], table: this.flags.table });
+    const settings = this.settings();
     const url = settings.databaseUrl;
     const pool = createPool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
     let result: MigrateResult;
     try {
       result = await migrate({ pool, changeLogTable: settings.changeLogTable.qualified, notifyTrigger: this.flags['notify-trigger'], dryRun: this.flags['dry-run'] });
     } catch (err) {
-      const e = explainConnectionError(err, url);
-      if (e instanceof DatabaseUnreachableError) this.error(e.message, { exit: 2 });
-      throw e;
+      throw explainConnectionError(err, url);
     } finally {
       await pool.end().catch(() => undefined);
     }

@@ -1,4 +1,5 @@
-import { BaseCommand, Flags } from '../base';
+import { BaseCommand, EXIT_CODES, Flags } from '../base';
+import { ObserversError } from '../../errors';
 import type { Role, RunningService } from '../../worker/service';
 
 /** What `start --json` prints when the service has stopped. */
@@ -18,11 +19,13 @@ export default class Start extends BaseCommand<typeof Start> {
     'Loads the observers file and the environment once, then runs the roles asked for. Without TEMPORAL_ADDRESS it ' +
     'runs the embedded Temporal server inside this process, its state kept in PostgreSQL (the DATABASE_URL database, ' +
     'or --temporal-data), so a crash or a restart loses nothing; --memory keeps it in memory instead (NOT durable: for ' +
-    'development and tests). With TEMPORAL_ADDRESS it connects to that cluster. Logs are JSON lines (pino) on stdout. ' +
-    'SIGTERM or SIGINT stops it gracefully: the listener finishes its in-flight starts and saves its checkpoint, the ' +
+    'development and tests). With TEMPORAL_ADDRESS it connects to that cluster. Logs are JSON lines (pino) on stdout, ' +
+    'the human banner goes to stderr; with --json stdout is JSON lines only (one object per line: the log records, then ' +
+    'the result record when it stops) and no banner is printed. SIGTERM or SIGINT stops it gracefully, also during start-up: the listener finishes its in-flight starts and saves its checkpoint, the ' +
     'worker finishes what the server holds (in memory: every open workflow, at most SHUTDOWN_DRAIN_TIMEOUT_MS), then ' +
     'the endpoint and the embedded server stop, and the process exits 0. A second signal ends the wait (exit 130) and ' +
-    'logs what was left.';
+    'logs what was left. Exit codes: 2 invalid configuration or settings, 3 PostgreSQL, Temporal or a port unavailable, ' +
+    '1 a role failed while running (see the README).';
 
   static override examples = [
     'DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres <%= config.bin %> start --config examples/quickstart.yaml',
@@ -31,6 +34,8 @@ export default class Start extends BaseCommand<typeof Start> {
     '<%= config.bin %> start --config observers.yaml --role worker',
     'TEMPORAL_ADDRESS=temporal:7233 <%= config.bin %> start --config observers.yaml --role listener',
   ];
+
+  static override jsonLines = true;
 
   static override flags = {
     config: Flags.string({ char: 'c', required: true, summary: 'Observers YAML file' }),
@@ -58,7 +63,23 @@ export default class Start extends BaseCommand<typeof Start> {
     }),
   };
 
-  public async run(): Promise<StartResult> {
+  public async run(): Promise<StartResult | undefined> {
+    // A signal during start-up is remembered and honoured as soon as there is something to stop.
+    let earlySignal: NodeJS.Signals | null = null;
+    const onEarlySignal = (signal: NodeJS.Signals) => {
+      earlySignal = signal;
+    };
+    process.once('SIGTERM', onEarlySignal);
+    process.once('SIGINT', onEarlySignal);
+    try {
+      return await this.serve(() => earlySignal);
+    } finally {
+      process.off('SIGTERM', onEarlySignal);
+      process.off('SIGINT', onEarlySignal);
+    }
+  }
+
+  private async serve(earlySignal: () => NodeJS.Signals | null): Promise<StartResult | undefined> {
     // Loaded here, not at the top: oclif loads every command module to list them.
     const [{ default: pino }, { ConfigError, formatIssue, loadConfig, missingEnvReferences }, service, runtime] = await Promise.all([
       import('pino'),
@@ -86,7 +107,9 @@ export default class Start extends BaseCommand<typeof Start> {
       const hint = err.issues.some((i) => i.path === 'env.DATABASE_URL')
         ? '\nSet DATABASE_URL, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm start'
         : '';
-      this.error(`cannot start: invalid configuration (${this.flags.config}), ${err.issues.length} problem(s)${hint}`, { exit: 2 });
+      // Under --json stderr is silent: the problems go into the one error record.
+      const detail = this.jsonEnabled() ? `: ${err.issues.map(formatIssue).join('; ')}` : '';
+      this.error(`cannot start: invalid configuration (${this.flags.config}), ${err.issues.length} problem(s)${detail}${hint}`, { exit: EXIT_CODES.usage });
     }
     if (config.env.temporalAddress !== null && (this.flags.memory || temporalData !== undefined || temporalSchema !== undefined)) {
       const flag = this.flags.memory ? '--memory' : temporalData !== undefined ? '--temporal-data' : '--temporal-data-schema';
@@ -96,7 +119,8 @@ export default class Start extends BaseCommand<typeof Start> {
       const missing = missingEnvReferences(config, process.env);
       if (missing.length > 0) {
         for (const issue of missing) this.logToStderr(`  ${formatIssue(issue)}`);
-        this.error(`cannot start the worker: ${missing.length} secret(s) named by ${this.flags.config} are not set in the environment`, { exit: 2 });
+        const detail = this.jsonEnabled() ? `: ${missing.map(formatIssue).join('; ')}` : '';
+        this.error(`cannot start the worker: ${missing.length} secret(s) named by ${this.flags.config} are not set in the environment${detail}`, { exit: EXIT_CODES.usage });
       }
     }
 
@@ -105,6 +129,7 @@ export default class Start extends BaseCommand<typeof Start> {
       base: { service: 'fraiseql-observers', role, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     });
+    log.info({ config: config.source, temporal_embedded: config.env.temporalAddress === null }, 'starting');
     // Only a worker uses the SDK's native runtime; created without one, it would keep a listener-only process alive after stop.
     if (role !== 'listener') runtime.installTemporalRuntime(log);
 
@@ -125,7 +150,7 @@ export default class Start extends BaseCommand<typeof Start> {
       const e = err as Error;
       log.fatal({ error_type: e.name }, `cannot start: ${e.message}`);
       log.flush();
-      const exit = err instanceof service.ServiceStartError ? err.exitCode : 1;
+      const exit = err instanceof ObserversError ? err.exitCode : EXIT_CODES.failed;
       this.error(e.message, { exit });
     }
 
@@ -145,6 +170,12 @@ export default class Start extends BaseCommand<typeof Start> {
     );
 
     const stoppedBy = await new Promise<string>((resolve) => {
+      const early = earlySignal();
+      if (early) {
+        log.info({ signal: early }, `${early} received during start-up: stopping now that everything has started`);
+        resolve(early);
+        return;
+      }
       const onSignal = (signal: NodeJS.Signals) => resolve(signal);
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
@@ -168,7 +199,18 @@ export default class Start extends BaseCommand<typeof Start> {
     process.on('SIGINT', force);
     await running.stop();
     const exitCode = signals > 0 ? 130 : stoppedBy.startsWith('failure') ? 1 : 0;
+    const result: StartResult = {
+      role,
+      temporal: running.temporal,
+      taskQueue: running.taskQueue,
+      metricsUrl: running.metricsUrl,
+      stoppedBy,
+      exitCode,
+    };
     log.info({ exit_code: exitCode }, 'stopped');
+    // With --json the result is the last JSON line, through the same (buffered) stream as the logs so
+    // it stays last; oclif would print it as a pretty multi-line document.
+    if (this.jsonEnabled()) log.info({ result }, 'result');
     log.flush();
     process.off('SIGTERM', force);
     process.off('SIGINT', force);
@@ -179,14 +221,7 @@ export default class Start extends BaseCommand<typeof Start> {
       log.flush();
       process.exit(exitCode);
     }, 10_000).unref();
-    return {
-      role,
-      temporal: running.temporal,
-      taskQueue: running.taskQueue,
-      metricsUrl: running.metricsUrl,
-      stoppedBy,
-      exitCode,
-    };
+    return this.jsonEnabled() ? undefined : result;
   }
 
   /** The human banner, on stderr so stdout stays one JSON log line per line. */

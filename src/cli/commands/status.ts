@@ -1,5 +1,6 @@
 import { BaseCommand, Flags } from '../base';
-import { DatabaseUnreachableError, describeDatabaseUrl, explainConnectionError } from '../../db/errors';
+import { databaseFlags, tableFlags, temporalFlags } from '../flags';
+import { describeDatabaseUrl, explainConnectionError } from '../../db/errors';
 import { createPool } from '../../db/pool';
 import { gatherDatabaseStatus, type DatabaseStatus } from '../../listener/status-report';
 import { countChangeEventWorkflows, probeTemporal, type Probe, type WorkflowCounts } from '../../listener/temporal-probe';
@@ -18,32 +19,27 @@ Per listener id: the saved checkpoint and its age; the change log's head and the
 Also says when row-level security hides rows from the connecting role, and counts open and failed processChangeEvent workflows; an unreachable Temporal is reported, not fatal.`;
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --listener-id orders --json', '<%= config.bin %> status --address temporal:7233 --namespace prod'];
   static override flags = {
-    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
-    table: Flags.string({ description: 'change-log table (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log)' }),
+    ...databaseFlags,
+    ...tableFlags,
     'listener-id': Flags.string({ description: 'only this listener' }),
-    address: Flags.string({ description: 'Temporal frontend host:port (default: $TEMPORAL_ADDRESS, else 127.0.0.1:7233)' }),
-    namespace: Flags.string({ description: 'Temporal namespace (default: $TEMPORAL_NAMESPACE, else default)' }),
+    ...temporalFlags,
     'temporal-timeout': Flags.integer({ default: 2000, min: 100, max: 60_000, description: 'ms to wait for Temporal before reporting it unreachable' }),
     temporal: Flags.boolean({ default: true, allowNo: true, description: 'query Temporal for workflow counts (--no-temporal skips it)' }),
   };
 
   public async run(): Promise<StatusResult> {
-    const s = this.commandSettings({
-      databaseUrl: this.flags['database-url'], table: this.flags.table, address: this.flags.address, namespace: this.flags.namespace,
-    });
+    const s = this.settings();
     const security = this.temporalSecurityFromEnv();
     const pool = createPool({ connectionString: s.databaseUrl, max: 2, connectionTimeoutMillis: 10_000 });
     const temporal: Promise<StatusResult['temporal']> = this.flags.temporal
-      ? probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'], security }, countChangeEventWorkflows)
+      ? probeTemporal({ address: s.temporalAddress, namespace: s.temporalNamespace, timeoutMs: this.flags['temporal-timeout'], security, source: s.temporalAddressSource }, countChangeEventWorkflows)
       : Promise.resolve({ reachable: null, skipped: true });
     let db: DatabaseStatus;
     try {
       db = await gatherDatabaseStatus(pool, { table: s.changeLogTable.qualified, listenerId: this.flags['listener-id'] });
     } catch (err) {
       await temporal;
-      const e = explainConnectionError(err, s.databaseUrl);
-      if (e instanceof DatabaseUnreachableError) this.error(e.message, { exit: 2 });
-      this.error((e as Error).message, { exit: 1 });
+      throw explainConnectionError(err, s.databaseUrl);
     } finally {
       await pool.end().catch(() => undefined);
     }
@@ -87,8 +83,8 @@ Also says when row-level security hides rows from the connecting role, and count
     }
     const tp = r.temporal;
     if (tp.reachable === null) this.log('Temporal: not queried (--no-temporal)');
-    else if (tp.reachable) this.log(`Temporal ${tp.address} (${tp.namespace}): ${tp.value.open} open, ${tp.value.failed} failed processChangeEvent workflows`);
-    else this.log(`Temporal: unreachable — ${tp.error} (workflow counts unknown; set TEMPORAL_ADDRESS or --address)`);
+    else if (tp.reachable) this.log(`Temporal ${tp.address} (${tp.namespace}): ${tp.value.open} open processChangeEvent workflows, ${tp.value.dlqEntries} in the dead-letter queue (see \`dlq list\`)`);
+    else this.log(`Temporal: unreachable — ${tp.error} (workflow counts unknown)`);
   }
 }
 

@@ -1,6 +1,8 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, Flags } from '../base';
-import { formatIssue, validateObserversFile, type ValidationReport } from '../../config';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { checkObserversYaml, formatIssue, validateObserversFile, type ConfigIssue, type ValidationReport } from '../../config';
 
 /** Carries an invalid report through oclif's error path so `--json` prints the report, not a generic error. */
 class InvalidConfig extends Error {
@@ -16,7 +18,8 @@ export default class ValidateConfig extends BaseCommand<typeof ValidateConfig> {
 
   static override description =
     'Validates the YAML, every observer and action, condition and template syntax, and that secrets are ' +
-    'environment-variable references rather than inline values. Exits 1 when the file is invalid.';
+    'environment-variable references rather than inline values. Exits 1 when the file is invalid. Warns (exit 0) about ' +
+    'webhook URLs with a literal loopback, private or metadata host that the SSRF guard will refuse unless ssrf.allow lists it.';
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> examples/observers.yaml',
@@ -35,8 +38,9 @@ export default class ValidateConfig extends BaseCommand<typeof ValidateConfig> {
     }),
   };
 
-  public async run(): Promise<ValidationReport> {
-    const report = await validateObserversFile(this.args.file, this.flags['check-env'] ? { env: process.env } : {});
+  public async run(): Promise<ValidationReport & { warnings: ConfigIssue[] }> {
+    const validated = await validateObserversFile(this.args.file, this.flags['check-env'] ? { env: process.env } : {});
+    const report = { ...validated, warnings: validated.valid ? await this.warnings() : [] };
     if (!report.valid) {
       if (this.jsonEnabled()) throw new InvalidConfig(report);
       for (const issue of report.issues) {
@@ -46,7 +50,14 @@ export default class ValidateConfig extends BaseCommand<typeof ValidateConfig> {
       this.error(`${report.file} is invalid: ${count}`, { exit: 1 });
     }
     this.printSummary(report);
+    for (const w of report.warnings) this.logToStderr(`  warning: ${formatIssue(w)}`);
     return report;
+  }
+
+  private async warnings(): Promise<ConfigIssue[]> {
+    const { ssrfWarnings } = await import('../ssrf-warnings');
+    const parsed = checkObserversYaml(await readFile(this.args.file, 'utf8'), basename(this.args.file));
+    return 'value' in parsed ? ssrfWarnings(parsed.value) : [];
   }
 
   protected override toErrorJson(err: unknown): unknown {

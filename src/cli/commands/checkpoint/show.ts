@@ -1,5 +1,7 @@
 import { BaseCommand, Flags } from '../../base';
+import { databaseFlags, tableFlags } from '../../flags';
 import { DatabaseUnreachableError, explainConnectionError } from '../../../db/errors';
+import { UnknownListenerError } from './set';
 import { createPool } from '../../../db/pool';
 import { checkpointHistory, listCheckpoints, readCheckpoint, type CheckpointHistoryRecord, type CheckpointRecord } from '../../../listener/checkpoint-store';
 import { inspectChangeLogTable } from '../../../listener/table-info';
@@ -23,14 +25,14 @@ export default class CheckpointShow extends BaseCommand<typeof CheckpointShow> {
   static override summary = 'Show listener checkpoints and their lag behind the change log';
   static override examples = ['<%= config.bin %> checkpoint show', '<%= config.bin %> checkpoint show --listener-id orders --history 10 --json'];
   static override flags = {
-    'database-url': Flags.string({ description: 'PostgreSQL connection string (default: $DATABASE_URL)' }),
-    table: Flags.string({ description: 'change-log table, for the lag (default: $CHANGE_LOG_TABLE, else core.tb_entity_change_log)' }),
+    ...databaseFlags,
+    ...tableFlags,
     'listener-id': Flags.string({ description: 'only this listener' }),
     history: Flags.integer({ default: 0, min: 0, max: 1000, description: 'also show this many recent moves (needs --listener-id)' }),
   };
 
   public async run(): Promise<CheckpointShowResult> {
-    const settings = this.commandSettings({ databaseUrl: this.flags['database-url'], table: this.flags.table });
+    const settings = this.settings();
     const url = settings.databaseUrl;
     const id = this.flags['listener-id'];
     if (this.flags.history > 0 && !id) this.error('--history needs --listener-id', { exit: 2 });
@@ -38,7 +40,7 @@ export default class CheckpointShow extends BaseCommand<typeof CheckpointShow> {
     let result: CheckpointShowResult;
     try {
       const records = id ? [await readCheckpoint(pool, id)].filter((r): r is CheckpointRecord => r !== null) : await listCheckpoints(pool);
-      if (id && records.length === 0) this.error(`Listener ${id} has no checkpoint yet`, { exit: 1 });
+      if (id && records.length === 0) throw new UnknownListenerError(`--listener-id: listener ${JSON.stringify(id)} has no checkpoint yet`);
       let head: string | null = null;
       try {
         const info = await inspectChangeLogTable(pool, settings.changeLogTable.qualified, 'fraiseql_events');
@@ -56,9 +58,7 @@ export default class CheckpointShow extends BaseCommand<typeof CheckpointShow> {
       result = { checkpoints };
       if (id && this.flags.history > 0) result.history = await checkpointHistory(pool, id, this.flags.history);
     } catch (err) {
-      const e = explainConnectionError(err, url);
-      if (e instanceof DatabaseUnreachableError) this.error(e.message, { exit: 2 });
-      throw e;
+      throw explainConnectionError(err, url);
     } finally {
       await pool.end().catch(() => undefined);
     }

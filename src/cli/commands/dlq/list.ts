@@ -1,7 +1,7 @@
 import { BaseCommand, Flags } from '../../base';
-import { checkInput, clip, filterFlags, prefixFlag, shortTime, withDlqClient } from '../../dlq-support';
+import { clip, filterFlags, shortTime } from '../../dlq-support';
+import { prefixFlag, temporalFlags } from '../../flags';
 import { buildDlqQuery, decodePageToken, parseLimit } from '../../../dlq/filters';
-import { temporalFlags } from '../../temporal';
 import type { ListDlqResult } from '../../../dlq/list';
 
 /** `fraiseql-observers dlq list`: the dead-letter entries, newest first. */
@@ -26,13 +26,13 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
 
   public async run(): Promise<ListDlqResult> {
     const f = this.flags;
-    checkInput(() => {
-      buildDlqQuery({ observer: f.observer, entity: f.entity, since: f.since });
-      parseLimit(f.limit);
-      decodePageToken(f['page-token']);
-    });
+    // Flag values first, so a typo is reported as such even when Temporal is down.
+    const s = this.settings({ database: false });
+    buildDlqQuery({ observer: f.observer, entity: f.entity, since: f.since });
+    parseLimit(f.limit);
+    decodePageToken(f['page-token']);
     const { listDlq } = await import('../../../dlq/list');
-    const result = await withDlqClient(f, (client) =>
+    const result = await this.withTemporal(s, ({ client }) =>
       listDlq(client, {
         observer: f.observer,
         entity: f.entity,
@@ -40,7 +40,7 @@ export default class DlqList extends BaseCommand<typeof DlqList> {
         limit: f.limit,
         pageToken: f['page-token'],
         includeRetried: f['include-retried'],
-        workflowIdPrefix: f['workflow-id-prefix'],
+        workflowIdPrefix: s.workflowIdPrefix,
       }),
     );
     if (!this.jsonEnabled()) {

@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline/promises';
 import { BaseCommand, Flags } from '../../base';
-import { checkInput, filterFlags, prefixFlag, withDlqClient } from '../../dlq-support';
+import { currentConfigFlags, describeChanges, filterFlags, loadCurrentObservers } from '../../dlq-support';
+import { prefixFlag, temporalFlags } from '../../flags';
 import { buildDlqQuery, parseLimit, parseRate } from '../../../dlq/filters';
-import { temporalFlags } from '../../temporal';
 import type { RetryAllItem, RetryAllResult } from '../../../dlq/retry';
 
 const rateFlag = Flags.custom<number>({
@@ -27,16 +27,18 @@ export default class DlqRetryAll extends BaseCommand<typeof DlqRetryAll> {
     limit: Flags.integer({ default: 1000, summary: 'Entries to retry at most (1-10000)' }),
     yes: Flags.boolean({ char: 'y', default: false, summary: 'Do not ask for confirmation' }),
     'task-queue': Flags.string({ summary: 'Task queue of the new runs (default: each failed run’s queue)' }),
+    ...currentConfigFlags,
     ...prefixFlag,
     ...temporalFlags,
   };
 
   private line(item: RetryAllItem): string {
+    const changes = item.configChanges ? `\n${describeChanges(item.configChanges).join('\n')}` : '';
     switch (item.status) {
       case 'would_retry':
-        return `would retry ${item.workflowId} (#${item.retryNumber}): re-run ${item.actionKeys.join(', ')}; carry ${item.carriedKeys.join(', ') || 'nothing'}`;
+        return `would retry ${item.workflowId} (#${item.retryNumber}): re-run ${item.actionKeys.join(', ')}; carry ${item.carriedKeys.join(', ') || 'nothing'}${changes}`;
       case 'retried':
-        return `retried     ${item.workflowId} (#${item.retryNumber}) → run ${item.runId}: re-runs ${item.actionKeys.join(', ')}`;
+        return `retried     ${item.workflowId} (#${item.retryNumber}) → run ${item.runId}: re-runs ${item.actionKeys.join(', ')}${changes}`;
       default:
         return `${item.status.padEnd(11)} ${item.workflowId}: ${item.message}`;
     }
@@ -57,13 +59,13 @@ export default class DlqRetryAll extends BaseCommand<typeof DlqRetryAll> {
     const { retryAll } = await import('../../../dlq/retry');
     const human = !this.jsonEnabled();
     const filters = { observer: f.observer, entity: f.entity, since: f.since };
-    checkInput(() => {
-      buildDlqQuery(filters);
-      parseRate(f.rate);
-      parseLimit(f.limit);
-    });
-    const common = { ratePerSecond: f.rate, limit: f.limit, taskQueue: f['task-queue'], workflowIdPrefix: f['workflow-id-prefix'] };
-    const result = await withDlqClient(f, async (client) => {
+    const s = this.settings({ database: false });
+    buildDlqQuery(filters);
+    parseRate(f.rate);
+    parseLimit(f.limit);
+    const currentObservers = await loadCurrentObservers(f);
+    const common = { ratePerSecond: f.rate, limit: f.limit, taskQueue: f['task-queue'], workflowIdPrefix: s.workflowIdPrefix, currentObservers };
+    const result = await this.withTemporal(s, async ({ client }) => {
       const ask = !f['dry-run'] && !f.yes && human && process.stdin.isTTY === true;
       if (ask) {
         const plan = await retryAll(client, filters, { ...common, dryRun: true });

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
 import { BaseCommand, Flags } from '../../base';
-import { clip, prefixFlag, shortTime, withDlqClient } from '../../dlq-support';
-import { temporalFlags } from '../../temporal';
+import { clip, shortTime } from '../../dlq-support';
+import { prefixFlag, temporalFlags } from '../../flags';
 import type { DlqShowResult } from '../../../dlq/show';
 
 /** `fraiseql-observers dlq show ID`: one entry in full. */
@@ -23,7 +23,8 @@ export default class DlqShow extends BaseCommand<typeof DlqShow> {
   public async run(): Promise<DlqShowResult> {
     const f = this.flags;
     const { showDlq } = await import('../../../dlq/show');
-    const r = await withDlqClient(f, (client) => showDlq(client, this.args.id, { runId: f['run-id'], workflowIdPrefix: f['workflow-id-prefix'] }));
+    const s = this.settings({ database: false });
+    const r = await this.withTemporal(s, ({ client }) => showDlq(client, this.args.id, { runId: f['run-id'], workflowIdPrefix: s.workflowIdPrefix }));
     if (!this.jsonEnabled()) {
       const retried = r.latestRun.runId !== r.runId ? ` — superseded by run ${r.latestRun.runId} (${r.latestRun.status})` : '';
       const lines: Array<[string, string | number | null]> = [

@@ -1,7 +1,7 @@
 import { BaseCommand, Flags } from '../../base';
-import { checkInput, filterFlags, shortTime, withDlqClient } from '../../dlq-support';
+import { filterFlags, shortTime } from '../../dlq-support';
+import { temporalFlags } from '../../flags';
 import { buildDlqQuery, parseLimit } from '../../../dlq/filters';
-import { temporalFlags } from '../../temporal';
 import type { DlqStats } from '../../../dlq/stats';
 
 /** `fraiseql-observers dlq stats`: entry counts by observer, error type and entity type. */
@@ -16,12 +16,11 @@ export default class DlqStatsCommand extends BaseCommand<typeof DlqStatsCommand>
 
   public async run(): Promise<DlqStats> {
     const f = this.flags;
-    checkInput(() => {
-      buildDlqQuery({ observer: f.observer, entity: f.entity, since: f.since });
-      parseLimit(f.limit);
-    });
+    const settings = this.settings({ database: false });
+    buildDlqQuery({ observer: f.observer, entity: f.entity, since: f.since });
+    parseLimit(f.limit);
     const { dlqStats } = await import('../../../dlq/stats');
-    const s = await withDlqClient(f, (client) => dlqStats(client, { observer: f.observer, entity: f.entity, since: f.since }, { limit: f.limit }));
+    const s = await this.withTemporal(settings, ({ client }) => dlqStats(client, { observer: f.observer, entity: f.entity, since: f.since }, { limit: f.limit }));
     if (!this.jsonEnabled()) {
       if (s.entries === 0) {
         this.log('The dead-letter queue is empty for these filters.');

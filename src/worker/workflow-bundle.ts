@@ -1,0 +1,42 @@
+/**
+ * The workflow bundle `start` uses: the one `npm run build` made (dist/workflow-bundle.js, see
+ * scripts/bundle-workflows.js) when it is at least as new as every compiled file it could contain,
+ * else a fresh bundle (running from the TypeScript sources, or after a bare `tsc`).
+ */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowBundlePath } from '@temporalio/worker';
+
+/** Where the build puts the bundle, relative to this compiled module (dist/src/worker → dist). */
+export const PREBUILT_BUNDLE = path.resolve(__dirname, '..', '..', 'workflow-bundle.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
+    else if (entry.name.endsWith('.js')) newest = Math.max(newest, statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The prebuilt bundle as a `workflowBundle` option, or null when there is none or it is older than
+ * the compiled code next to it (the workflows import a few modules outside src/workflows, so the
+ * whole compiled tree is compared).
+ */
+export function prebuiltWorkflowBundle(bundlePath: string = PREBUILT_BUNDLE): WorkflowBundlePath | null {
+  let bundleTime: number;
+  try {
+    bundleTime = statSync(bundlePath).mtimeMs;
+  } catch {
+    return null;
+  }
+  const compiled = path.join(path.dirname(bundlePath), 'src');
+  try {
+    if (newestMtime(compiled) > bundleTime) return null;
+  } catch {
+    return null;
+  }
+  return { codePath: bundlePath };
+}
