@@ -366,7 +366,7 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
           throw new ServiceStartError(
             `Cannot reach PostgreSQL at ${describeDatabaseUrl(asked.url)}: ${unreachableReason(root)}. Check ${setting} and that PostgreSQL is running. ` +
               'The embedded Temporal server keeps its state there (--memory runs it in memory, not durable).',
-            1,
+            EXIT_CODES.unavailable,
             { cause: err },
           );
         }

@@ -111,7 +111,7 @@ describe('cache-stats', () => {
       expect(none.error?.oclif?.exit).toBe(2);
       const dead = await cacheStats(['--redis-url', 'redis://127.0.0.1:1', '--timeout', '500']);
       expect(dead.error?.message).toContain('Redis at 127.0.0.1:1 is unreachable');
-      expect(dead.error?.oclif?.exit).toBe(1);
+      expect(dead.error?.oclif?.exit).toBe(3); // the exit-code table's 'unavailable'
       const bad = await cacheStats(['--redis-url', 'http://user:pw@127.0.0.1:6379']);
       expect(bad.error?.message).toContain('expected a redis:// or rediss:// URL');
       expect(bad.error?.message).not.toContain('pw');

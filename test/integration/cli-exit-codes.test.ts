@@ -84,6 +84,8 @@ const cases = (): Array<[string, string[], Record<string, string>, number]> => [
   ['dlq retry-all', ['dlq', 'retry-all', '--dry-run', '--address', DOWN_TEMPORAL], {}, EXIT_CODES.unavailable],
   ['dlq stats', ['dlq', 'stats', '--limit', '0'], {}, EXIT_CODES.usage],
   ['dlq stats', ['dlq', 'stats'], { EMBEDDED_TEMPORAL_PORT: '1' }, EXIT_CODES.unavailable],
+  ['cache-stats', ['cache-stats', '--timeout', '5'], {}, EXIT_CODES.usage],
+  ['cache-stats', ['cache-stats', '--redis-url', 'redis://127.0.0.1:1', '--timeout', '500'], {}, EXIT_CODES.unavailable],
   ['metrics', ['metrics', '--url', 'ftp://x'], {}, EXIT_CODES.usage],
   ['metrics', ['metrics', '--url', 'http://127.0.0.1:1/metrics'], {}, EXIT_CODES.unavailable],
   ['validate-config', ['validate-config', badConfig], {}, EXIT_CODES.failed],
