@@ -3,6 +3,7 @@
  * other stdout lines, stderr and exit, for tests of `start` and the other long-running commands.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -14,6 +15,11 @@ export interface Cli {
   other: string[];
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Fails early with a clear message when the CLI was not built. */
+export function assertBuilt(): void {
+  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'commands', 'start.js'))) throw new Error('dist/ is missing: run `npm run build` first');
 }
 
 /** Run `fraiseql-observers <args>` with only PATH, HOME and `env` in its environment. */

@@ -3,67 +3,28 @@
  * `fraiseql-observers start`, with their output collected for assertions. Used by the tests that
  * drive the service from the outside (and by the `temporal` CLI and Web UI tests).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { type Cli, assertBuilt, startCli } from './cli-process';
 import { waitFor } from './pg';
 
-export const ROOT = join(__dirname, '..', '..');
+export { ROOT } from './cli-process';
 
-export interface CliProcess {
-  child: ChildProcess;
-  /** stdout lines that parsed as JSON (the service's log lines). */
-  lines: Array<Record<string, unknown>>;
-  /** stdout lines that are not JSON. */
-  other: string[];
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+export interface CliProcess extends Cli {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
   stop(graceMs?: number): Promise<void>;
 }
 
-function requireBuild(): void {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'commands', 'start.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-}
-
 /** Run `bin/run.js <args>` with only PATH, HOME and `env` in its environment. */
 export function runCli(args: string[], env: Record<string, string> = {}): CliProcess {
-  requireBuild();
-  const child = spawn(process.execPath, ['bin/run.js', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const other: string[] = [];
-  let err = '';
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts.filter((l) => l.trim() !== '')) {
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        other.push(line);
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
+  assertBuilt();
+  const p = startCli(args, env);
   const stop = async (graceMs = 10_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill('SIGTERM');
+    const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+    await p.exited;
     clearTimeout(t);
   };
-  return { child, lines, other, stderr: () => err, exited, stop };
+  return { ...p, stop };
 }
 
 export interface DevServer extends CliProcess {

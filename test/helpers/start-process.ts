@@ -3,61 +3,19 @@
  * user or an orchestrator runs them: JSON log lines collected from stdout, stderr kept, the exit
  * awaited. For tests that stop the service with signals (SIGTERM, SIGKILL) and start it again.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { type Cli, ROOT, startCli } from './cli-process';
 import { waitFor } from './pg';
 
-export const ROOT = join(__dirname, '..', '..');
+export { ROOT };
+export { assertBuilt } from './cli-process';
 
 /** A running CLI process. */
-export interface CliProcess {
-  child: ChildProcess;
-  /** Parsed JSON log lines of stdout, in order. */
-  lines: Array<Record<string, unknown>>;
-  /** stdout lines that are not JSON. */
-  other: string[];
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Fails early with a clear message when the CLI was not built. */
-export function assertBuilt(): void {
-  if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'commands', 'start.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-}
+export type CliProcess = Cli;
 
 /** Spawns `bin/run.js <args>` with only PATH, HOME and `env` in its environment. */
-export function spawnCli(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, ['bin/run.js', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const other: string[] = [];
-  let err = '';
-  let buffered = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop() ?? '';
-    for (const line of parts.filter((l) => l.trim() !== '')) {
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        other.push(line);
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return { child, lines, other, stderr: () => err, exited };
-}
+export const spawnCli: (args: string[], env: Record<string, string>) => CliProcess = startCli;
 
 /** The `service started` log line, once the process printed it; throws if the process exited first. */
 export async function waitStarted(cli: CliProcess, timeoutMs = 120_000): Promise<Record<string, unknown>> {
