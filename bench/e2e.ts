@@ -59,23 +59,36 @@ const num = (name: string, fallback: number): number => {
   return n;
 };
 const EVENTS = num('BENCH_E2E_EVENTS', 3000);
-const RATES = (process.env.BENCH_E2E_RATES ?? '100,500').split(',').filter(Boolean).map((r) => {
+const RATES = (process.env.BENCH_E2E_RATES ?? '150').split(',').filter(Boolean).map((r) => {
   const n = Number(r);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`BENCH_E2E_RATES must list positive numbers, got ${JSON.stringify(process.env.BENCH_E2E_RATES)}`);
   return n;
 });
-const SECONDS = num('BENCH_E2E_SECONDS', 30);
+const SECONDS = num('BENCH_E2E_SECONDS', 60);
 const DRAIN_SECONDS = num('BENCH_E2E_DRAIN_SECONDS', 60);
 const PARALLEL_RUNS = process.env.BENCH_E2E_PARALLEL_RUNS === '0' ? 0 : num('BENCH_E2E_PARALLEL_RUNS', 10);
 const WORKER_CPU_PROF = process.env.BENCH_E2E_WORKER_CPU_PROF || undefined;
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNING_SECRET = randomBytes(16).toString('hex');
-type ServerKind = 'embedded' | 'dev';
-const SERVER_LABEL: Record<ServerKind, string> = { embedded: 'embedded', dev: 'real dev server' };
-const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'embedded,dev').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
-  if (x !== 'embedded' && x !== 'dev') throw new Error(`BENCH_E2E_SERVERS must list embedded and/or dev, got ${JSON.stringify(x)}`);
-  return x;
+/**
+ * How the service runs: `start` is the default deployment (one `fraiseql-observers start` process:
+ * listener, worker and the embedded server with its state in PostgreSQL); `embedded` is the split
+ * layout (the embedded server, durable too, a worker and a listener, three processes); `dev` is the
+ * split layout on Temporal's own dev server.
+ */
+type ServerKind = 'start' | 'embedded' | 'dev';
+const SERVER_KINDS: readonly ServerKind[] = ['start', 'embedded', 'dev'];
+const SERVER_LABEL: Record<ServerKind, string> = {
+  start: 'one process, embedded durable',
+  embedded: '3 processes, embedded durable',
+  dev: '3 processes, real dev server',
+};
+const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'start,embedded,dev').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+  if (!(SERVER_KINDS as readonly string[]).includes(x)) throw new Error(`BENCH_E2E_SERVERS must list start, embedded and/or dev, got ${JSON.stringify(x)}`);
+  return x as ServerKind;
 });
+/** BENCH_E2E_EMBEDDED_STORE=memory runs the split layout's embedded server in memory. */
+const EMBEDDED_STORE = process.env.BENCH_E2E_EMBEDDED_STORE === 'memory' ? 'memory' : 'postgresql';
 const ACTIONS = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -157,10 +170,10 @@ function forkReceiver(onMessage: (m: ReceiverMessage) => void): Promise<{ child:
 }
 
 /** `fraiseql-observers start --role <role>`, ready once its /readyz answers 200. */
-async function startService(role: 'worker' | 'listener', configFile: string, env: Record<string, string>): Promise<Child> {
+async function startService(role: 'all' | 'worker' | 'listener', configFile: string, env: Record<string, string>, args: string[] = []): Promise<Child> {
   const metricsPort = await freePort();
-  const nodeFlags = role === 'worker' && WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${WORKER_CPU_PROF}`] : [];
-  const proc = spawn(process.execPath, [...nodeFlags, path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort)], {
+  const nodeFlags = role !== 'listener' && WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${WORKER_CPU_PROF}`] : [];
+  const proc = spawn(process.execPath, [...nodeFlags, path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort), ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: 'warn', METRICS_HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -179,7 +192,7 @@ async function startService(role: 'worker' | 'listener', configFile: string, env
     if (exited !== null) throw new Error(`start --role ${role} exited with code ${exited} before it was ready`);
     try {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
-      if (res.status === 200) return { name: role, proc };
+      if (res.status === 200) return { name: role === 'all' ? 'service' : role, proc };
     } catch {
       // not listening yet
     }
@@ -217,18 +230,18 @@ interface Stack {
   insert(n: number): Promise<Array<[string, number]>>;
 }
 
-const PROCESSES = ['server', 'worker', 'listener', 'receiver', 'bench'] as const;
+/** `service` is the one process of the `start` layout; server, worker and listener those of the split one. */
+const PROCESSES = ['service', 'server', 'worker', 'listener', 'receiver', 'bench'] as const;
 type ProcessName = (typeof PROCESSES)[number];
 
-interface StackRss {
-  server: number;
-  worker: number;
-  listener: number;
-  receiver: number;
-}
+/** Peak RSS (MiB) per process; NaN for the processes a layout does not have. */
+type StackRss = Record<Exclude<ProcessName, 'bench'>, number>;
+
+/** The embedded server's call counters (EMBEDDED_TEMPORAL_STATS=1, read with SIGUSR2), split layout only. */
+type ServerStats = Record<string, number>;
 
 /** Builds a fresh stack, runs `fn`, and tears it down; returns fn's result and each process's peak RSS. */
-async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind: ServerKind = 'embedded'): Promise<{ result: T; rss: StackRss }> {
+async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind: ServerKind = 'start'): Promise<{ result: T; rss: StackRss; stats: ServerStats | null }> {
   const dbName = `fo_bench_e2e_${randomBytes(3).toString('hex')}`;
   const admin = new Client({ connectionString: SERVER });
   await admin.connect();
@@ -243,16 +256,49 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
   const configFile = path.join(dir, 'observers.yaml');
   let server: ChildProcess | undefined;
   let connection: Connection | undefined;
+  let statsLine: Promise<ServerStats | null> = Promise.resolve(null);
+  let askStats: (() => void) | undefined;
   try {
     await migrate({ pool });
     const port = await freePort();
-    const saFlags = Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]);
-    server = kind === 'dev'
-      ? (await startRealDevServer({ port, searchAttributes: SEARCH_ATTRIBUTES })).proc
-      : spawn(process.execPath, [path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags], {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
     const address = `127.0.0.1:${port}`;
+    const deliveries = new Deliveries();
+    const receiver = await forkReceiver((m) => {
+      if (m.type === 'deliveries') deliveries.add(m.items);
+    });
+    children.push(receiver.child);
+    writeFileSync(configFile, observersYaml(receiver.port, paths));
+    const env: Record<string, string> = { DATABASE_URL: databaseUrl, BENCH_SIGNING_SECRET: SIGNING_SECRET };
+    if (kind === 'start') {
+      // The default deployment: the embedded server runs inside `start`, its state in DATABASE_URL.
+      children.push(await startService('all', configFile, env, ['--temporal-port', String(port)]));
+    } else {
+      if (kind === 'dev') server = (await startRealDevServer({ port, searchAttributes: SEARCH_ATTRIBUTES })).proc;
+      else {
+        const saFlags = Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]);
+        const store = EMBEDDED_STORE === 'postgresql' ? ['--data', databaseUrl] : [];
+        server = spawn(process.execPath, [path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags, ...store], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+          env: { ...process.env, EMBEDDED_TEMPORAL_STATS: '1' },
+        });
+        const srv = server;
+        statsLine = new Promise((resolve) => {
+          let buf = '';
+          srv.stderr?.on('data', (chunk: Buffer) => {
+            buf += chunk.toString('utf8');
+            for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.startsWith('embedded-temporal-stats ')) resolve(JSON.parse(line.slice('embedded-temporal-stats '.length)) as ServerStats);
+              else process.stderr.write(`${line}\n`);
+            }
+          });
+          srv.once('exit', () => resolve(null));
+        });
+        askStats = () => srv.kill('SIGUSR2');
+      }
+      env.TEMPORAL_ADDRESS = address;
+    }
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
@@ -263,28 +309,22 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
         await sleep(100);
       }
     }
-    const deliveries = new Deliveries();
-    const receiver = await forkReceiver((m) => {
-      if (m.type === 'deliveries') deliveries.add(m.items);
-    });
-    children.push(receiver.child);
-    writeFileSync(configFile, observersYaml(receiver.port, paths));
-    const env = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, BENCH_SIGNING_SECRET: SIGNING_SECRET };
-    children.push(await startService('worker', configFile, env));
-    children.push(await startService('listener', configFile, env));
+    if (kind !== 'start') {
+      children.push(await startService('worker', configFile, env));
+      children.push(await startService('listener', configFile, env));
+    }
+    const pidOf = (name: string) => children.find((c) => c.name === name)?.proc.pid;
     const stack: Stack = {
       pool,
       client: new TemporalClient({ connection }),
       receiverPort: receiver.port,
       deliveries,
       cpu() {
-        const pidOf = (name: string) => children.find((c) => c.name === name)?.proc.pid;
         const of = (pid: number | undefined) => (pid ? cpuSeconds(pid) : NaN);
-        return { server: of(server?.pid), worker: of(pidOf('worker')), listener: of(pidOf('listener')), receiver: of(pidOf('receiver')), bench: cpuSeconds(process.pid) };
+        return { service: of(pidOf('service')), server: of(server?.pid), worker: of(pidOf('worker')), listener: of(pidOf('listener')), receiver: of(pidOf('receiver')), bench: cpuSeconds(process.pid) };
       },
       workerThreads() {
-        const pid = children.find((c) => c.name === 'worker')?.proc.pid;
-        return threadCpuSeconds(pid ?? -1);
+        return threadCpuSeconds(pidOf('worker') ?? pidOf('service') ?? -1);
       },
       async insert(n) {
         const { rows } = await pool.query<{ id: string; commit_ms: number }>(
@@ -298,12 +338,11 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
       },
     };
     const result = await fn(stack);
-    const rssOf = (name: string) => {
-      const c = children.find((x) => x.name === name);
-      return c?.proc.pid ? peakRssMiB(c.proc.pid) : NaN;
-    };
-    const rss: StackRss = { server: server.pid ? peakRssMiB(server.pid) : NaN, worker: rssOf('worker'), listener: rssOf('listener'), receiver: rssOf('receiver') };
-    return { result, rss };
+    const rssOf = (pid: number | undefined) => (pid ? peakRssMiB(pid) : NaN);
+    const rss: StackRss = { service: rssOf(pidOf('service')), server: rssOf(server?.pid), worker: rssOf(pidOf('worker')), listener: rssOf(pidOf('listener')), receiver: rssOf(pidOf('receiver')) };
+    askStats?.();
+    const stats = askStats ? await Promise.race([statsLine, sleep(5000).then(() => null)]) : null;
+    return { result, rss, stats };
   } finally {
     for (const c of [...children].reverse()) await stopChild(c).catch(() => undefined);
     await connection?.close().catch(() => undefined);
@@ -339,9 +378,11 @@ interface ThroughputResult {
 /** CLOCK_MONOTONIC in µs: the clock of V8's CPU profiles on Linux. */
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
+const WARM_UP_EVENTS = 50;
+
 async function throughput(s: Stack): Promise<ThroughputResult> {
   // Warm-up: bundles loaded, pools connected, caches filled; not counted.
-  const warm = (await s.insert(50)).map(([id]) => id);
+  const warm = (await s.insert(WARM_UP_EVENTS)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
   const cpu0 = s.cpu();
   const threads0 = s.workerThreads();
@@ -367,12 +408,15 @@ interface RateResult {
   latencies: number[];
   duplicates: number;
   deliveredPerSecond: number;
+  /** CPU seconds each process spent from the first insert to the last delivery (or the drain cap). */
+  cpu: Record<ProcessName, number>;
 }
 
 async function atRate(s: Stack, rate: number): Promise<RateResult> {
   const warm = (await s.insert(20)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
   const commits = new Map<string, number>();
+  const cpu0 = s.cpu();
   const start = performance.now();
   let inserted = 0;
   for (;;) {
@@ -388,6 +432,8 @@ async function atRate(s: Stack, rate: number): Promise<RateResult> {
   const insertSeconds = (performance.now() - start) / 1000;
   const ids = [...commits.keys()];
   await drain(s.deliveries, ids, DRAIN_SECONDS);
+  const cpu1 = s.cpu();
+  const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
   const latencies = ids
     .map((id) => {
       const d = s.deliveries.byEvent.get(id);
@@ -397,7 +443,7 @@ async function atRate(s: Stack, rate: number): Promise<RateResult> {
   const firstCommit = Math.min(...commits.values());
   const delivered = latencies.filter(Number.isFinite).length;
   const lastDelivery = Math.max(...ids.map((id) => s.deliveries.byEvent.get(id)?.lastMs ?? 0));
-  return { rate, inserted: ids.length, insertSeconds, delivered, latencies, duplicates: s.deliveries.duplicates, deliveredPerSecond: delivered / ((lastDelivery - firstCommit) / 1000) };
+  return { rate, inserted: ids.length, insertSeconds, delivered, latencies, duplicates: s.deliveries.duplicates, deliveredPerSecond: delivered / ((lastDelivery - firstCommit) / 1000), cpu };
 }
 
 interface ParallelResult {
@@ -461,66 +507,98 @@ async function parallelism(s: Stack): Promise<ParallelResult> {
 
 const ms = (v: number) => (Number.isFinite(v) ? v : `> ${DRAIN_SECONDS} s drain`);
 
+/** The issue-13 targets at the fixed rate: what `start` (the default deployment) must meet. */
+const TARGET = { rate: 150, p99Ms: 1000, cpuMsPerEvent: 6, rssMiB: 400 };
+
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`bench:e2e on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`events ${EVENTS}, rates ${RATES.join('/')} events/s for ${SECONDS} s, drain cap ${DRAIN_SECONDS} s, ${PARALLEL_RUNS} parallelism runs\n`);
+  console.log(`events ${EVENTS}, rates ${RATES.join('/')} events/s for ${SECONDS} s, drain cap ${DRAIN_SECONDS} s, ${PARALLEL_RUNS} parallelism runs`);
+  console.log(`layouts: ${SERVERS.map((k) => SERVER_LABEL[k]).join('; ')}${SERVERS.includes('embedded') ? ` (split layout's embedded store: ${EMBEDDED_STORE})` : ''}\n`);
   const rssRows: Array<Array<string | number>> = [];
-  const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, r.server, r.worker, r.listener, r.receiver, peakRssMiB(process.pid)]);
+  const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, r.service, r.server, r.worker, r.listener, r.receiver, peakRssMiB(process.pid)]);
   const fast = ['/a', '/b', '/c'];
 
   const real = realTemporalCli();
   const servers = SERVERS.filter((k) => k !== 'dev' || !('missing' in real));
   const notRun = SERVERS.length !== servers.length && 'missing' in real ? `Rows for the real dev server not run: ${real.missing}.` : undefined;
 
-  const tps: Array<{ kind: ServerKind; r: ThroughputResult }> = [];
+  const tps: Array<{ kind: ServerKind; r: ThroughputResult; stats: ServerStats | null }> = [];
   for (const kind of servers) {
     const tp = await withStack(fast, throughput, kind);
     rssRow(`throughput (${SERVER_LABEL[kind]})`, tp.rss);
-    tps.push({ kind, r: tp.result });
+    tps.push({ kind, r: tp.result, stats: tp.stats });
   }
   console.log(`Sustained throughput: ${EVENTS} events committed at once, ${ACTIONS} signed webhooks each\n`);
   printTable(
-    ['Temporal server', 'events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
+    ['layout', 'events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
     tps.map(({ kind, r }) => [SERVER_LABEL[kind], String(r.events), String(r.delivered), r.seconds, r.delivered / r.seconds, (r.delivered * ACTIONS) / r.seconds, String(r.duplicates)]),
   );
 
   // CPU per event does not depend on what else the machine runs; events/s does.
   console.log(`\nCPU per fully delivered event in that phase (ms; PostgreSQL's own CPU not included)\n`);
   printTable(
-    ['Temporal server', 'server process', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
+    ['layout', 'one process', 'server process', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
     tps.map(({ kind, r }) => {
       const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
-      const service = perEvent('server') + perEvent('worker') + perEvent('listener');
-      return [SERVER_LABEL[kind], perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
+      const service = serviceCpuMs(kind, r);
+      return [SERVER_LABEL[kind], perEvent('service'), perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
     }),
   );
 
   const groups = tps[0] ? (Object.keys(tps[0].r.workerThreads) as ThreadGroup[]) : [];
-  console.log(`\nWorker CPU per fully delivered event by thread (ms)\n`);
-  printTable(['Temporal server', ...groups], tps.map(({ kind, r }) => [SERVER_LABEL[kind], ...groups.map((g) => (1000 * r.workerThreads[g]) / r.delivered)]));
+  console.log(`\nCPU per fully delivered event by thread of the worker (of the one process for \`start\`) (ms)\n`);
+  printTable(['layout', ...groups], tps.map(({ kind, r }) => [SERVER_LABEL[kind], ...groups.map((g) => (1000 * r.workerThreads[g]) / r.delivered)]));
+
+  const withStats = tps.filter((t) => t.stats);
+  if (withStats.length > 0) {
+    console.log('\nEmbedded server calls per event in that phase (warm-up included)\n');
+    const keys = ['StartWorkflowExecution', 'PollWorkflowTaskQueue:task', 'PollWorkflowTaskQueue:empty', 'RespondWorkflowTaskCompleted', 'PollActivityTaskQueue:task', 'eagerActivityTasks', 'RespondActivityTaskCompleted', 'storeCommits'];
+    printTable(['layout', ...keys], withStats.map(({ kind, r, stats }) => [SERVER_LABEL[kind], ...keys.map((k) => (stats![k] ?? 0) / (r.events + WARM_UP_EVENTS))]));
+  }
 
   const rateRows: Array<Array<string | number>> = [];
+  const targetRows: Array<Array<string | number>> = [];
   for (const rate of RATES) {
     for (const kind of servers) {
       const r = await withStack(fast, (s) => atRate(s, rate), kind);
       rssRow(`${rate} events/s (${SERVER_LABEL[kind]})`, r.rss);
       const l = r.result.latencies;
+      const cpuMs = serviceCpuMs(kind, r.result);
       rateRows.push([SERVER_LABEL[kind], String(rate), String(r.result.inserted), r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
-        r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates)]);
+        r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates), cpuMs]);
+      if (kind === 'start' && rate === TARGET.rate) {
+        const rss = r.rss.service;
+        const p99 = percentile(l, 99);
+        const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+        targetRows.push(['delivered at 150 events/s for ' + SECONDS + ' s', '100 %', `${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %`, mark(r.result.delivered === r.result.inserted)]);
+        targetRows.push(['p99 commit → delivery', `≤ ${TARGET.p99Ms} ms`, ms(p99), mark(p99 <= TARGET.p99Ms)]);
+        targetRows.push(['CPU per event, all processes of the service', `≤ ${TARGET.cpuMsPerEvent} ms`, cpuMs, mark(cpuMs <= TARGET.cpuMsPerEvent)]);
+        targetRows.push(['peak RSS of the service', `≤ ${TARGET.rssMiB} MiB`, rss, mark(rss <= TARGET.rssMiB)]);
+      }
     }
   }
   if (RATES.length > 0) {
     console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
-    printTable(['Temporal server', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates'], rateRows);
+    printTable(['layout', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates', 'service CPU ms/event'], rateRows);
   }
   if (notRun) console.log(`\n${notRun}`);
 
   if (PARALLEL_RUNS > 0) await parallelPhase(rssRow);
 
   console.log('\nPeak RSS (MiB) of each process, per phase (every phase has fresh processes except the bench itself)\n');
-  printTable(['phase', 'Temporal server', 'worker', 'listener', 'receiver', 'bench (inserts, baseline)'], rssRows);
-  console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s. Goal published by the Phase 8 release: p99 50 ms, 10,000 events/s.`);
+  printTable(['phase', 'one process (start)', 'Temporal server', 'worker', 'listener', 'receiver', 'bench (inserts, baseline)'], rssRows);
+  if (targetRows.length > 0) {
+    console.log('\nTargets (issue 13), for the default deployment (one `start` process)\n');
+    printTable(['target', 'goal', 'measured', ''], targetRows);
+  }
+  console.log(`\nTotal ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+}
+
+/** CPU ms per fully delivered event of the service's own processes (not the receiver or the bench). */
+function serviceCpuMs(kind: ServerKind, r: { cpu: Record<ProcessName, number>; delivered: number }): number {
+  const sec = kind === 'start' ? r.cpu.service : r.cpu.server + r.cpu.worker + r.cpu.listener;
+  return (1000 * sec) / r.delivered;
 }
 
 async function parallelPhase(rssRow: (phase: string, r: StackRss) => void): Promise<void> {

@@ -15,7 +15,7 @@ import { workerMetrics } from '../metrics/worker';
 import { createActivityResources } from './activity-deps';
 import type { EventFinished } from '../workflows/sinks';
 import { createObserverSinks } from './sinks';
-import { PREBUILT_BUNDLE, prebuiltWorkflowBundle } from './workflow-bundle';
+import { PREBUILT_BUNDLE, PREBUILT_BUNDLE_WITH_STACKS, prebuiltWorkflowBundle, workflowBundleOptions } from './workflow-bundle';
 
 export interface ObserverWorkerOptions {
   config: Config;
@@ -70,6 +70,7 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
     await closeActivities(activities);
     await resources.close();
   };
+  const stacks = config.env.workerWorkflowStackTraces;
   let worker: Worker;
   try {
     const ordering = o.client ? createOrderingActivities({ client: o.client }) : {};
@@ -77,7 +78,7 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
       connection: o.connection,
       namespace: config.env.temporalNamespace,
       taskQueue,
-      workflowBundle: o.workflowBundle ?? prebuilt(log) ?? (await bundleObserverWorkflows(log)),
+      workflowBundle: o.workflowBundle ?? prebuilt(log, stacks) ?? (await bundleObserverWorkflows(log, stacks)),
       activities: { ...activities, ...ordering },
       sinks: createObserverSinks({ metrics: workerMetrics(o.registry), log: log.child({ component: 'workflow' }), onFinished: o.onFinished }),
       maxConcurrentActivityTaskExecutions: config.env.workerMaxConcurrentActivities,
@@ -115,19 +116,23 @@ export async function createObserverWorker(o: ObserverWorkerOptions): Promise<Ob
   };
 }
 
-function prebuilt(log: Logger): WorkflowBundlePath | null {
-  const bundle = prebuiltWorkflowBundle();
-  if (bundle) log.debug({ component: 'workflow-bundler', path: PREBUILT_BUNDLE }, 'using the workflow bundle made by npm run build');
+function prebuilt(log: Logger, stackTraces: boolean): WorkflowBundlePath | null {
+  const file = stackTraces ? PREBUILT_BUNDLE_WITH_STACKS : PREBUILT_BUNDLE;
+  const bundle = prebuiltWorkflowBundle(file);
+  if (bundle) log.debug({ component: 'workflow-bundler', path: file }, 'using the workflow bundle made by npm run build');
   else log.debug({ component: 'workflow-bundler' }, 'no up-to-date prebuilt workflow bundle: bundling now (a few seconds)');
   return bundle;
 }
 
-/** Bundles `src/workflows` (the compiled copy when running from dist/); webpack's chatter goes to debug level. */
-export async function bundleObserverWorkflows(log: Logger): Promise<WorkflowBundle> {
+/**
+ * Bundles `src/workflows` (the compiled copy when running from dist/); webpack's chatter goes to
+ * debug level. `stackTraces` false (the default) preloads the module that turns them off.
+ */
+export async function bundleObserverWorkflows(log: Logger, stackTraces = false): Promise<WorkflowBundle> {
   const l = log.child({ component: 'workflow-bundler' });
   const started = Date.now();
   const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+    ...workflowBundleOptions(stackTraces),
     logger: {
       trace: (m: string) => l.trace(m),
       debug: (m: string) => l.debug(m),

@@ -2,6 +2,10 @@
  * The workflow bundle `start` uses: the one `npm run build` made (dist/workflow-bundle.js, see
  * scripts/bundle-workflows.js) when it is at least as new as every compiled file it could contain,
  * else a fresh bundle (running from the TypeScript sources, or after a bare `tsc`).
+ *
+ * There are two: the default one preloads src/workflows/no-stack-traces (workflow code captures no
+ * stack traces, see there) and the workflows module itself (loaded once per workflow thread rather
+ * than once per workflow); WORKER_WORKFLOW_STACK_TRACES=true selects the one that keeps them.
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +13,17 @@ import type { WorkflowBundlePath } from '@temporalio/worker';
 
 /** Where the build puts the bundle, relative to this compiled module (dist/src/worker → dist). */
 export const PREBUILT_BUNDLE = path.resolve(__dirname, '..', '..', 'workflow-bundle.js');
+/** The bundle with workflow stack traces kept (WORKER_WORKFLOW_STACK_TRACES=true). */
+export const PREBUILT_BUNDLE_WITH_STACKS = path.resolve(__dirname, '..', '..', 'workflow-bundle-stacks.js');
+
+/** What to bundle: the workflows, and the modules loaded once into each reusable workflow context. */
+export function workflowBundleOptions(stackTraces: boolean): { workflowsPath: string; preloadModules: string[] } {
+  const workflowsPath = require.resolve('../workflows');
+  return {
+    workflowsPath,
+    preloadModules: stackTraces ? [workflowsPath] : [require.resolve('../workflows/no-stack-traces'), workflowsPath],
+  };
+}
 
 function newestMtime(dir: string): number {
   let newest = 0;

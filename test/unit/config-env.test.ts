@@ -39,6 +39,7 @@ describe('parseEnv', () => {
       workerShutdownGraceMs: 10_000,
       shutdownDrainTimeoutMs: 300_000,
       temporalGrpcCompression: 'gzip',
+      workerWorkflowStackTraces: false,
     });
   });
 
@@ -67,6 +68,7 @@ describe('parseEnv', () => {
         WORKER_SHUTDOWN_GRACE_MS: '0',
         SHUTDOWN_DRAIN_TIMEOUT_MS: '0',
         TEMPORAL_GRPC_COMPRESSION: 'None',
+        WORKER_WORKFLOW_STACK_TRACES: 'TRUE',
       }),
     ).toEqual({
       databaseUrl: 'postgresql:///app?host=/var/run/postgresql',
@@ -91,7 +93,17 @@ describe('parseEnv', () => {
       workerShutdownGraceMs: 0,
       shutdownDrainTimeoutMs: 0,
       temporalGrpcCompression: 'none',
+      workerWorkflowStackTraces: true,
     });
+  });
+
+  it('does not compress the worker connection to a Temporal server on this machine unless told to', () => {
+    expect(valueOf({ DATABASE_URL, TEMPORAL_ADDRESS: '127.0.0.1:7233' }).temporalGrpcCompression).toBe('none');
+    expect(valueOf({ DATABASE_URL, TEMPORAL_ADDRESS: 'localhost:7233' }).temporalGrpcCompression).toBe('none');
+    expect(valueOf({ DATABASE_URL, TEMPORAL_ADDRESS: '[::1]:7233' }).temporalGrpcCompression).toBe('none');
+    expect(valueOf({ DATABASE_URL, TEMPORAL_ADDRESS: '10.0.0.7:7233' }).temporalGrpcCompression).toBe('gzip');
+    expect(valueOf({ DATABASE_URL, TEMPORAL_ADDRESS: 'localhost.example.com:7233' }).temporalGrpcCompression).toBe('gzip');
+    expect(valueOf({ DATABASE_URL, TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_GRPC_COMPRESSION: 'gzip' }).temporalGrpcCompression).toBe('gzip');
   });
 
   it('treats an empty value as unset', () => {
@@ -132,6 +144,7 @@ describe('parseEnv', () => {
     ['WORKER_SHUTDOWN_GRACE_MS', '10s', "expected milliseconds (0-3600000), got '10s'"],
     ['SHUTDOWN_DRAIN_TIMEOUT_MS', '5m', "expected milliseconds (0-86400000, 0 = no limit), got '5m'"],
     ['TEMPORAL_GRPC_COMPRESSION', 'brotli', "expected gzip or none, got 'brotli'"],
+    ['WORKER_WORKFLOW_STACK_TRACES', 'sometimes', "expected true or false, got 'sometimes'"],
   ])('%s=%s', (name, value, message) => {
     expect(issuesOf({ DATABASE_URL, [name]: value })).toEqual([{ path: `env.${name}`, message }]);
   });
