@@ -22,6 +22,15 @@
  * memory, with the service's search attributes; built by scripts/real-temporal.sh under
  * REAL_TEMPORAL_DIR). Without that binary the dev-server rows are not run, and the output says so.
  * The parallelism phase runs on the embedded server only.
+ * The peer (bench/peer/): in the same run, the throughput and rate phases also run a plain pipeline
+ * a team might build instead, as a yardstick: a row trigger on the change log enqueues a
+ * graphile-worker job in the row's transaction, and a graphile-worker process (its own, like the
+ * service's worker; BENCH_E2E_PEER_CONCURRENCY jobs at once, default 16) makes the same three signed
+ * POSTs at once through the service's HTTP client to the same receiver. Fresh database (graphile-worker
+ * schema installed there, or the bench stops with the reason) and processes per phase, measured the
+ * same way; each table gets a "peer (graphile-worker)" row and a service ÷ peer line (CPU per event,
+ * p99 latency). It gives none of Temporal's durability per action (no per-action retry state or
+ * history): a failed job is retried whole. BENCH_E2E_PEER=0 skips it.
  * BENCH_E2E_WORKER_CPU_PROF=DIR runs the worker with `--cpu-prof --cpu-prof-dir=DIR` (one .cpuprofile
  * per JS thread, written when it exits) and writes DIR/window-<phase>.json: the measured window of the
  * throughput phase in the profiles' clock (CLOCK_MONOTONIC, µs), to keep start-up (bundling) out of a
@@ -47,6 +56,8 @@ import { migrate } from '../src/db/migrate';
 import type { ChangeEvent } from '../src/events/types';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { ReceiverMessage } from './e2e-receiver';
+import { GRAPHILE_WORKER_VERSION, installPeer } from './peer/install';
+import type { PeerWorkerMessage } from './peer/worker';
 import { cpuSeconds, threadCpuSeconds, type ThreadGroup } from './proc';
 import { realTemporalCli, startRealDevServer } from './real-temporal';
 import { peakRssMiB, percentile, printTable } from './table';
@@ -90,6 +101,9 @@ const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'start,embedded,
 /** BENCH_E2E_EMBEDDED_STORE=memory runs the split layout's embedded server in memory. */
 const EMBEDDED_STORE = process.env.BENCH_E2E_EMBEDDED_STORE === 'memory' ? 'memory' : 'postgresql';
 const ACTIONS = 3;
+const PEER = process.env.BENCH_E2E_PEER !== '0';
+const PEER_CONCURRENCY = num('BENCH_E2E_PEER_CONCURRENCY', 16);
+const PEER_LABEL = 'peer (graphile-worker)';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -217,6 +231,18 @@ async function stopChild(c: Child): Promise<void> {
   }
 }
 
+/** Inserts `n` change-log rows in one statement; returns id → commit epoch ms. */
+async function insertChanges(pool: Pool, n: number): Promise<Array<[string, number]>> {
+  const { rows } = await pool.query<{ id: string; commit_ms: number }>(
+    `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data, commit_time)
+     SELECT 'Order', 'INSERT', gen_random_uuid(), jsonb_build_object('n', g, 'status', 'new'), clock_timestamp()
+     FROM generate_series(1, $1) g
+     RETURNING id::text, (extract(epoch FROM commit_time) * 1000)::float8 AS commit_ms`,
+    [n],
+  );
+  return rows.map((r) => [r.id, r.commit_ms]);
+}
+
 interface Stack {
   pool: Pool;
   client: TemporalClient;
@@ -229,6 +255,9 @@ interface Stack {
   /** Inserts `n` rows in one statement; returns id → commit epoch ms. */
   insert(n: number): Promise<Array<[string, number]>>;
 }
+
+/** What the load phases need of a stack: the service's, or the peer's (whose only worker is graphile-worker). */
+type LoadTarget = Pick<Stack, 'deliveries' | 'cpu' | 'workerThreads' | 'insert'>;
 
 /** `service` is the one process of the `start` layout; server, worker and listener those of the split one. */
 const PROCESSES = ['service', 'server', 'worker', 'listener', 'receiver', 'bench'] as const;
@@ -326,16 +355,7 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
       workerThreads() {
         return threadCpuSeconds(pidOf('worker') ?? pidOf('service') ?? -1);
       },
-      async insert(n) {
-        const { rows } = await pool.query<{ id: string; commit_ms: number }>(
-          `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data, commit_time)
-           SELECT 'Order', 'INSERT', gen_random_uuid(), jsonb_build_object('n', g, 'status', 'new'), clock_timestamp()
-           FROM generate_series(1, $1) g
-           RETURNING id::text, (extract(epoch FROM commit_time) * 1000)::float8 AS commit_ms`,
-          [n],
-        );
-        return rows.map((r) => [r.id, r.commit_ms]);
-      },
+      insert: (n) => insertChanges(pool, n),
     };
     const result = await fn(stack);
     const rssOf = (pid: number | undefined) => (pid ? peakRssMiB(pid) : NaN);
@@ -352,6 +372,100 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ---- The peer pipeline (bench/peer/): trigger → graphile-worker job → the same 3 POSTs ----
+
+interface PeerRss {
+  worker: number;
+  receiver: number;
+}
+
+/** The peer's graphile-worker process (bench/peer/worker.ts), ready once graphile-worker runs. */
+function forkPeerWorker(databaseUrl: string, urls: string[]): Promise<Child> {
+  const proc = fork(path.resolve(__dirname, 'peer/worker.js'), [], {
+    execArgv: [],
+    env: { ...process.env, BENCH_PEER_DATABASE_URL: databaseUrl, BENCH_PEER_URLS: urls.join(','), BENCH_PEER_CONCURRENCY: String(PEER_CONCURRENCY), BENCH_SIGNING_SECRET: SIGNING_SECRET },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error('the peer worker (graphile-worker) was not ready within 60 s'));
+    }, 60_000);
+    proc.on('message', (m: PeerWorkerMessage) => {
+      if (m.type !== 'ready') return;
+      clearTimeout(timer);
+      resolve({ name: 'peer worker', proc });
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the peer worker (graphile-worker) exited with code ${code} before it was ready`));
+    });
+  });
+}
+
+/**
+ * The peer's counterpart of {@link withStack}: a fresh database (the service's migrations for the
+ * same change-log table, then graphile-worker's schema and the trigger), a receiver and the peer
+ * worker, each its own process; runs `fn` and tears it all down.
+ */
+async function withPeerStack<T>(paths: string[], fn: (s: LoadTarget) => Promise<T>): Promise<{ result: T; rss: PeerRss }> {
+  const dbName = `fo_bench_e2e_peer_${randomBytes(3).toString('hex')}`;
+  const admin = new Client({ connectionString: SERVER });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const u = new URL(SERVER);
+  u.pathname = `/${dbName}`;
+  const databaseUrl = u.toString();
+  const pool = new Pool({ connectionString: databaseUrl, max: 4 });
+  pool.on('error', () => undefined);
+  const children: Child[] = [];
+  try {
+    await migrate({ pool });
+    await installPeer(databaseUrl, 'core.tb_entity_change_log');
+    const deliveries = new Deliveries();
+    const receiver = await forkReceiver((m) => {
+      if (m.type === 'deliveries') deliveries.add(m.items);
+    });
+    children.push(receiver.child);
+    const worker = await forkPeerWorker(databaseUrl, paths.map((p) => `http://127.0.0.1:${receiver.port}${p}`));
+    children.push(worker);
+    const pidOf = (c: Child) => c.proc.pid ?? -1;
+    const result = await fn({
+      deliveries,
+      // No Temporal server and no listener: those columns stay NaN and the peer rows print "—".
+      cpu: () => ({ service: NaN, server: NaN, worker: cpuSeconds(pidOf(worker)), listener: NaN, receiver: cpuSeconds(pidOf(receiver.child)), bench: cpuSeconds(process.pid) }),
+      workerThreads: () => threadCpuSeconds(pidOf(worker)),
+      insert: (n) => insertChanges(pool, n),
+    });
+    return { result, rss: { worker: peakRssMiB(pidOf(worker)), receiver: peakRssMiB(pidOf(receiver.child)) } };
+  } finally {
+    for (const c of [...children].reverse()) await stopChild(c).catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+/** CPU ms per fully delivered event of the peer's worker: the whole peer pipeline outside PostgreSQL. */
+function peerCpuMs(r: ThroughputResult): number {
+  return (1000 * r.cpu.worker) / r.delivered;
+}
+
+/** The peer's row of the CPU table: no Temporal server, no listener (the trigger does its job in PostgreSQL). */
+function peerCpuRow(r: ThroughputResult): Array<string | number> {
+  const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
+  const worker = peerCpuMs(r);
+  return [PEER_LABEL, '—', '—', worker, '—', worker, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (worker + perEvent('receiver'))];
+}
+
+/** "a ÷ b×", or why there is no ratio. */
+function ratio(a: number, b: number): string {
+  if (!Number.isFinite(a)) return `— (service beyond the ${DRAIN_SECONDS} s drain)`;
+  if (!Number.isFinite(b) || b <= 0) return '— (no peer figure)';
+  const r = a / b;
+  return `${r >= 10 ? r.toFixed(0) : r.toFixed(1)}×`;
 }
 
 /** Waits until every id is fully delivered or `seconds` pass; returns whether all were. */
@@ -380,7 +494,8 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const WARM_UP_EVENTS = 50;
 
-async function throughput(s: Stack): Promise<ThroughputResult> {
+/** `profileWindow`: write the window file of BENCH_E2E_WORKER_CPU_PROF (the service's worker only). */
+async function throughput(s: LoadTarget, profileWindow = true): Promise<ThroughputResult> {
   // Warm-up: bundles loaded, pools connected, caches filled; not counted.
   const warm = (await s.insert(WARM_UP_EVENTS)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
@@ -393,7 +508,7 @@ async function throughput(s: Stack): Promise<ThroughputResult> {
   await drain(s.deliveries, ids, DRAIN_SECONDS + EVENTS / 50);
   const cpu1 = s.cpu();
   const threads1 = s.workerThreads();
-  if (WORKER_CPU_PROF) writeFileSync(path.join(WORKER_CPU_PROF, 'window-throughput.json'), JSON.stringify({ startUs: us0, endUs: monotonicUs(), events: EVENTS }));
+  if (WORKER_CPU_PROF && profileWindow) writeFileSync(path.join(WORKER_CPU_PROF, 'window-throughput.json'), JSON.stringify({ startUs: us0, endUs: monotonicUs(), events: EVENTS }));
   const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
   const workerThreads = Object.fromEntries(Object.keys(threads1).map((g) => [g, threads1[g as ThreadGroup] - threads0[g as ThreadGroup]])) as Record<ThreadGroup, number>;
   const last = Math.max(...ids.map((id) => ((s.deliveries.byEvent.get(id)?.count ?? 0) >= ACTIONS ? s.deliveries.byEvent.get(id)!.lastMs : 0)));
@@ -412,7 +527,7 @@ interface RateResult {
   cpu: Record<ProcessName, number>;
 }
 
-async function atRate(s: Stack, rate: number): Promise<RateResult> {
+async function atRate(s: LoadTarget, rate: number): Promise<RateResult> {
   const warm = (await s.insert(20)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
   const commits = new Map<string, number>();
@@ -510,11 +625,19 @@ const ms = (v: number) => (Number.isFinite(v) ? v : `> ${DRAIN_SECONDS} s drain`
 /** The issue-13 targets at the fixed rate: what `start` (the default deployment) must meet. */
 const TARGET = { rate: 150, p99Ms: 1000, cpuMsPerEvent: 6, rssMiB: 400 };
 
+/** One row of the fixed-rate table. */
+function rateRow(label: string, r: RateResult & { cpuMsPerEvent: number }): Array<string | number> {
+  const l = r.latencies;
+  return [label, String(r.rate), String(r.inserted), r.inserted / r.insertSeconds, `${r.delivered} (${((100 * r.delivered) / r.inserted).toFixed(1)} %)`,
+    r.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.duplicates), r.cpuMsPerEvent];
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`bench:e2e on ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`events ${EVENTS}, rates ${RATES.join('/')} events/s for ${SECONDS} s, drain cap ${DRAIN_SECONDS} s, ${PARALLEL_RUNS} parallelism runs`);
-  console.log(`layouts: ${SERVERS.map((k) => SERVER_LABEL[k]).join('; ')}${SERVERS.includes('embedded') ? ` (split layout's embedded store: ${EMBEDDED_STORE})` : ''}\n`);
+  console.log(`layouts: ${SERVERS.map((k) => SERVER_LABEL[k]).join('; ')}${SERVERS.includes('embedded') ? ` (split layout's embedded store: ${EMBEDDED_STORE})` : ''}`);
+  console.log(PEER ? `peer: row trigger → graphile-worker ${GRAPHILE_WORKER_VERSION} job (${PEER_CONCURRENCY} at once) → ${ACTIONS} POSTs at once\n` : 'peer: not run (BENCH_E2E_PEER=0)\n');
   const rssRows: Array<Array<string | number>> = [];
   const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, r.service, r.server, r.worker, r.listener, r.receiver, peakRssMiB(process.pid)]);
   const fast = ['/a', '/b', '/c'];
@@ -529,10 +652,13 @@ async function main(): Promise<void> {
     rssRow(`throughput (${SERVER_LABEL[kind]})`, tp.rss);
     tps.push({ kind, r: tp.result, stats: tp.stats });
   }
+  const peerTp = PEER ? await withPeerStack(fast, (s) => throughput(s, false)) : undefined;
+  if (peerTp) rssRows.push(['throughput (peer)', '—', '—', peerTp.rss.worker, '—', peerTp.rss.receiver, peakRssMiB(process.pid)]);
+  const tpRows = [...tps.map(({ kind, r }) => ({ label: SERVER_LABEL[kind], r })), ...(peerTp ? [{ label: PEER_LABEL, r: peerTp.result }] : [])];
   console.log(`Sustained throughput: ${EVENTS} events committed at once, ${ACTIONS} signed webhooks each\n`);
   printTable(
     ['layout', 'events', 'fully delivered', 'seconds (first commit → last delivery)', 'events/s', 'deliveries/s', 'duplicate deliveries'],
-    tps.map(({ kind, r }) => [SERVER_LABEL[kind], String(r.events), String(r.delivered), r.seconds, r.delivered / r.seconds, (r.delivered * ACTIONS) / r.seconds, String(r.duplicates)]),
+    tpRows.map(({ label, r }) => [label, String(r.events), String(r.delivered), r.seconds, r.delivered / r.seconds, (r.delivered * ACTIONS) / r.seconds, String(r.duplicates)]),
   );
 
   // CPU per event does not depend on what else the machine runs; events/s does.
@@ -543,8 +669,13 @@ async function main(): Promise<void> {
       const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
       const service = serviceCpuMs(kind, r);
       return [SERVER_LABEL[kind], perEvent('service'), perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
-    }),
+    }).concat(peerTp ? [peerCpuRow(peerTp.result)] : []),
   );
+  if (peerTp && tps.length > 0) {
+    const peerMs = peerCpuMs(peerTp.result);
+    const parts = tps.map(({ kind, r }) => `${SERVER_LABEL[kind]} ${ratio(serviceCpuMs(kind, r), peerMs)}`);
+    console.log(`\nService ÷ peer, CPU per event (service total ÷ peer worker): ${parts.join(', ')}`);
+  }
 
   const groups = tps[0] ? (Object.keys(tps[0].r.workerThreads) as ThreadGroup[]) : [];
   console.log(`\nCPU per fully delivered event by thread of the worker (of the one process for \`start\`) (ms)\n`);
@@ -559,28 +690,38 @@ async function main(): Promise<void> {
 
   const rateRows: Array<Array<string | number>> = [];
   const targetRows: Array<Array<string | number>> = [];
+  const p99Ratios: string[] = [];
   for (const rate of RATES) {
+    const serviceP99: Array<{ kind: ServerKind; p99: number }> = [];
     for (const kind of servers) {
       const r = await withStack(fast, (s) => atRate(s, rate), kind);
       rssRow(`${rate} events/s (${SERVER_LABEL[kind]})`, r.rss);
       const l = r.result.latencies;
       const cpuMs = serviceCpuMs(kind, r.result);
-      rateRows.push([SERVER_LABEL[kind], String(rate), String(r.result.inserted), r.result.inserted / r.result.insertSeconds, `${r.result.delivered} (${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %)`,
-        r.result.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.result.duplicates), cpuMs]);
+      rateRows.push(rateRow(SERVER_LABEL[kind], { ...r.result, cpuMsPerEvent: cpuMs }));
+      serviceP99.push({ kind, p99: percentile(l, 99) });
       if (kind === 'start' && rate === TARGET.rate) {
         const rss = r.rss.service;
         const p99 = percentile(l, 99);
         const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
-        targetRows.push(['delivered at 150 events/s for ' + SECONDS + ' s', '100 %', `${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %`, mark(r.result.delivered === r.result.inserted)]);
+        targetRows.push([`delivered at ${rate} events/s for ${SECONDS} s`, '100 %', `${((100 * r.result.delivered) / r.result.inserted).toFixed(1)} %`, mark(r.result.delivered === r.result.inserted)]);
         targetRows.push(['p99 commit → delivery', `≤ ${TARGET.p99Ms} ms`, ms(p99), mark(p99 <= TARGET.p99Ms)]);
         targetRows.push(['CPU per event, all processes of the service', `≤ ${TARGET.cpuMsPerEvent} ms`, cpuMs, mark(cpuMs <= TARGET.cpuMsPerEvent)]);
         targetRows.push(['peak RSS of the service', `≤ ${TARGET.rssMiB} MiB`, rss, mark(rss <= TARGET.rssMiB)]);
       }
     }
+    if (PEER) {
+      const p = await withPeerStack(fast, (s) => atRate(s, rate));
+      rssRows.push([`${rate} events/s (peer)`, '—', '—', p.rss.worker, '—', p.rss.receiver, peakRssMiB(process.pid)]);
+      rateRows.push(rateRow(PEER_LABEL, { ...p.result, cpuMsPerEvent: (1000 * p.result.cpu.worker) / p.result.delivered }));
+      const peerP99 = percentile(p.result.latencies, 99);
+      if (serviceP99.length > 0) p99Ratios.push(`${rate} events/s: ${serviceP99.map(({ kind, p99 }) => `${SERVER_LABEL[kind]} ${ratio(p99, peerP99)}`).join(', ')}`);
+    }
   }
   if (RATES.length > 0) {
     console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
-    printTable(['layout', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates', 'service CPU ms/event'], rateRows);
+    printTable(['layout', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates', 'CPU ms/event (service total; peer worker)'], rateRows);
+    if (p99Ratios.length > 0) console.log(`\nService ÷ peer, p99 commit → delivery: ${p99Ratios.join('; ')}`);
   }
   if (notRun) console.log(`\n${notRun}`);
 
