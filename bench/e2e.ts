@@ -44,7 +44,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -79,6 +79,7 @@ const SECONDS = num('BENCH_E2E_SECONDS', 60);
 const DRAIN_SECONDS = num('BENCH_E2E_DRAIN_SECONDS', 60);
 const PARALLEL_RUNS = process.env.BENCH_E2E_PARALLEL_RUNS === '0' ? 0 : num('BENCH_E2E_PARALLEL_RUNS', 10);
 const WORKER_CPU_PROF = process.env.BENCH_E2E_WORKER_CPU_PROF || undefined;
+const SERVICE_LOG = process.env.BENCH_E2E_SERVICE_LOG || undefined;
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNING_SECRET = randomBytes(16).toString('hex');
 /**
@@ -188,8 +189,9 @@ async function startService(role: 'all' | 'worker' | 'listener', configFile: str
   const metricsPort = await freePort();
   const nodeFlags = role !== 'listener' && WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${WORKER_CPU_PROF}`] : [];
   const proc = spawn(process.execPath, [...nodeFlags, path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort), ...args], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn', METRICS_HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env, LOG_LEVEL: process.env.BENCH_E2E_SERVICE_LOG_LEVEL ?? 'warn', METRICS_HOST: '127.0.0.1' },
+    // BENCH_E2E_SERVICE_LOG=FILE appends the service processes' logs (JSON lines) to FILE.
+    stdio: ['ignore', SERVICE_LOG === undefined ? 'ignore' : openSync(SERVICE_LOG, 'a'), 'pipe'],
   });
   // Its start-up banner and warnings are kept, and shown only if it fails.
   let stderr = '';

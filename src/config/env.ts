@@ -40,6 +40,11 @@ export interface EnvConfig {
   /** Port of the embedded Temporal server when TEMPORAL_ADDRESS is unset; 0 picks any free port. */
   embeddedTemporalPort: number;
   /** Worker activity task slots (actions running at once in this process). */
+  /**
+   * The listener pauses reading while this many workflow and activity tasks wait on the task queue
+   * for a worker (0 = never pauses): backpressure keeps a backlog in the change log, not in Temporal.
+   */
+  maxTaskBacklog: number;
   workerMaxConcurrentActivities: number;
   /** Worker workflow task slots. */
   workerMaxConcurrentWorkflowTasks: number;
@@ -163,6 +168,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: variable(name(/^\S{1,255}$/, 'a task queue name without spaces'), 'fraiseql-observers'),
   WORKFLOW_ID_PREFIX: variable(name(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : or -'), DEFAULT_WORKFLOW_ID_PREFIX),
   MAX_STARTS_IN_FLIGHT: variable(positive(100_000), 64),
+  MAX_TASK_BACKLOG: variable(integer(0, 1_000_000, 'a non-negative integer (0 = no backpressure)'), 200),
   REDIS_URL: variable<string | null>(url(['redis', 'rediss']), null),
   ELASTICSEARCH_URL: variable<string | null>(url(['http', 'https']), null),
   METRICS_PORT: variable(integer(0, 65_535, 'a port number (0-65535)'), 9464),
@@ -214,6 +220,7 @@ export function parseEnv(env: Readonly<Record<string, string | undefined>>): { v
       temporalTaskQueue: e.TEMPORAL_TASK_QUEUE,
       workflowIdPrefix: e.WORKFLOW_ID_PREFIX,
       maxStartsInFlight: e.MAX_STARTS_IN_FLIGHT,
+      maxTaskBacklog: e.MAX_TASK_BACKLOG,
       redisUrl: e.REDIS_URL,
       elasticsearchUrl: e.ELASTICSEARCH_URL,
       metricsPort: e.METRICS_PORT,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULT_WORKFLOW_ID_PREFIX } from '../contract';
 import type { ListenerMetrics } from '../metrics/registry';
+import type { Admission } from './admission';
 import type { RowHandler, WorkflowStarter } from './types';
 
 /** Options of {@link ChangeLogListener}. One of `connectionString`, `connection` or `pool` is required. */
@@ -53,14 +54,16 @@ export interface ListenerOptions {
   primeRows?: number;
   /** Written to `updated_by`; default `hostname:pid`. */
   instanceName?: string;
+  /** Asked before each read: backpressure from the workers (see admission.ts). Default: none. */
+  admission?: Admission;
   logger?: Logger;
   metrics?: Registry | ListenerMetrics;
 }
 
 /** Options with defaults applied. */
 export type ResolvedListenerOptions = Required<
-  Omit<ListenerOptions, 'connectionString' | 'connection' | 'pool' | 'cursorColumn' | 'logger' | 'metrics'>
-> & Pick<ListenerOptions, 'connectionString' | 'connection' | 'pool' | 'cursorColumn'>;
+  Omit<ListenerOptions, 'connectionString' | 'connection' | 'pool' | 'cursorColumn' | 'logger' | 'metrics' | 'admission'>
+> & Pick<ListenerOptions, 'connectionString' | 'connection' | 'pool' | 'cursorColumn' | 'admission'>;
 
 /** Apply defaults and reject impossible values with a message naming the option. */
 export function resolveListenerOptions(o: ListenerOptions, hostname: string): ResolvedListenerOptions {
@@ -90,6 +93,7 @@ export function resolveListenerOptions(o: ListenerOptions, hostname: string): Re
     historyRetentionSeconds: o.historyRetentionSeconds ?? 7 * 86_400,
     primeRows: o.primeRows ?? 1000,
     instanceName: o.instanceName ?? `${hostname}:${process.pid}`,
+    admission: o.admission,
   };
   const ints: Array<[keyof ResolvedListenerOptions, number, number]> = [
     ['batchSize', 1, 10_000], ['pollIntervalMs', 10, 3_600_000], ['maxStartsInFlight', 1, 100_000],

@@ -126,6 +126,10 @@ export class LeaderTerm {
     let failures = 0;
     while (!this.signal.aborted && !this.draining) {
       let more = false;
+      if (o.admission) {
+        await o.admission.wait(() => this.signal.aborted || this.draining);
+        if (this.signal.aborted || this.draining) break;
+      }
       try {
         more = await this.readOnce();
         failures = 0;

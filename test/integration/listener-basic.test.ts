@@ -4,6 +4,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { migrate } from '../../src/db/migrate';
 import { ChangeLogListener, RecordingStarter, listBadRows, readCheckpoint, setCheckpoint, type ListenerOptions } from '../../src/listener';
+import { backlogAdmission } from '../../src/listener/admission';
 import { createTestDatabase, insertChanges, stubRowHandler, waitFor, type TestDatabase } from '../helpers/pg';
 
 jest.setTimeout(90_000);
@@ -62,6 +63,49 @@ describe('listener', () => {
     expect(starter.starts[0]!.workflowId).toMatch(/^fraiseql-event:[0-9a-f-]{36}$/);
     expect(starter.duplicates).toBe(0);
     expect(l.status()).toMatchObject({ isLeader: true, healthy: true, openGaps: 0, rlsHidesRows: false, notifyTrigger: true });
+  });
+
+  it('backpressure: reads nothing while the admission holds it back, then everything once it lets go', async () => {
+    let backlog = 500;
+    let probes = 0;
+    const admission = backlogAdmission({
+      limit: 100,
+      refreshMs: 20,
+      backlog: async () => {
+        probes += 1;
+        return backlog;
+      },
+    });
+    await insertChanges(db.pool, 10);
+    const starter = new RecordingStarter();
+    const l = listener({ starter, admission });
+    await l.start();
+    await l.whenLeader();
+    await waitFor('the listener asked for the backlog a few times', () => probes >= 5);
+    expect(starter.size).toBe(0);
+    backlog = 49; // below half the limit: reading resumes
+    await waitFor('rows started after the workers caught up', () => starter.size === 10);
+    const more = await insertChanges(db.pool, 3);
+    await waitFor('new rows start at once while the backlog stays low', () => starter.size === 13);
+    expect(starter.starts.slice(-3).map((s) => s.decision.event.position)).toEqual(more);
+  });
+
+  it('backpressure: a backlog probe that fails never stalls the stream', async () => {
+    const errors: unknown[] = [];
+    const admission = backlogAdmission({
+      limit: 1,
+      refreshMs: 20,
+      backlog: async () => {
+        throw new Error('Temporal unreachable');
+      },
+      onError: (err) => errors.push(err),
+    });
+    await insertChanges(db.pool, 5);
+    const starter = new RecordingStarter();
+    const l = listener({ starter, admission });
+    await l.start();
+    await waitFor('rows started although the probe fails', () => starter.size === 5);
+    expect(errors.length).toBeGreaterThan(0);
   });
 
   it('records bad rows with their reason, skips unwanted rows, and never stalls', async () => {

@@ -176,6 +176,8 @@ export async function startServiceFixture(kind: ServerKind, counts = { created: 
     let devServer: DevServer | null = null;
     const env: Record<string, string> = {
       DATABASE_URL: db.url, LISTENER_ID: `tools-${kind}`, POLL_INTERVAL_MS: '200', METRICS_HOST: '127.0.0.1', WORKER_SHUTDOWN_GRACE_MS: '1000',
+      // `temporal workflow stack` and the UI's call stack need them (off by default: README "Performance").
+      WORKER_WORKFLOW_STACK_TRACES: 'true',
     };
     if (kind === 'dev-server') {
       devServer = await startDevServer();
