@@ -69,11 +69,17 @@ export function explainStartFailure(err: unknown, namespace: string): Error {
   return new Error(`${(err as Error).message}: ${details}`, { cause: err });
 }
 
-/** The gRPC status details of an error or of one of its causes. */
+/**
+ * The server's reason for a refusal: the gRPC status details of the error or one of its causes
+ * (@grpc/grpc-js), else the message of its innermost cause (the SDK's native connection, which
+ * the listener uses when it shares a process with the worker, carries the reason there).
+ */
 function grpcDetails(err: unknown): string | null {
+  let innermost: string | null = null;
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const d = (e as { details?: unknown }).details;
     if (typeof d === 'string' && d !== '') return d;
+    if (depth > 0 && e instanceof Error && e.message !== '') innermost = e.message;
   }
-  return null;
+  return innermost;
 }
