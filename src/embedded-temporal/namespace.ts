@@ -343,7 +343,7 @@ export class Namespace implements RunHost {
       signal: undefined,
       searchAttributes: { ...base.start.searchAttributes },
       memo: { ...base.start.memo },
-      resetFrom: { baseRunId: base.runId, prefix, signals, reason, identity },
+      resetFrom: { baseRunId: base.runId, prefix, prefixBatchStarts: base.batchStarts.filter((id) => id <= startedId), signals, reason, identity },
     });
     return { run, started: true };
   }
@@ -400,14 +400,14 @@ export class Namespace implements RunHost {
    * Put runs read from a durable store back (oldest first): chains, retention queue and task ids
    * as they were. Their timers and tasks are armed later by {@link WorkflowRun.resumeAfterRestart}.
    */
-  restoreRuns(stored: ReadonlyArray<{ start: RunStart; events: HistoryEvent[]; saved: SavedRunState }>): WorkflowRun[] {
+  restoreRuns(stored: ReadonlyArray<{ start: RunStart; events: HistoryEvent[]; saved: SavedRunState; batchStarts?: number[] }>): WorkflowRun[] {
     const restored: WorkflowRun[] = [];
     const closed: WorkflowRun[] = [];
     for (const r of stored) {
       const first = r.events[0];
       const startTime = (first ? msFromTs(first.eventTime) : null) ?? this.clock.now();
       const run = new WorkflowRun(this, r.start, startTime);
-      run.restoreFromHistory(r.events, r.saved);
+      run.restoreFromHistory(r.events, r.saved, r.batchStarts);
       this.runs.set(run.runId, run);
       let chain = this.chains.get(run.workflowId);
       if (!chain) {

@@ -138,6 +138,8 @@ export interface ResetFrom {
   baseRunId: string;
   /** Base history through the WorkflowTaskStarted event of the reset point. */
   prefix: HistoryEvent[];
+  /** The base run's batch boundaries within the prefix (the new run keeps them). */
+  prefixBatchStarts: number[];
   /** Signals of the base run after the prefix, re-applied to the new run. */
   signals: HistoryEvent[];
   reason: string;
@@ -156,6 +158,11 @@ export class WorkflowRun {
   status: number = S.WORKFLOW_EXECUTION_STATUS_RUNNING;
   closeTime: number | null = null;
   history: HistoryEvent[] = [];
+  /**
+   * Event id of the first event of each history batch, ascending. A batch is what one request or
+   * timer appends at once (the real server's transaction); history pages are whole batches.
+   */
+  batchStarts: number[] = [];
   historyBytes = 0;
   memo: Record<string, unknown>;
   searchAttributes: Record<string, unknown>;
@@ -167,6 +174,8 @@ export class WorkflowRun {
   stateTransitions = 0;
 
   private buffered: HistoryEvent[] = [];
+  /** True while the events being written belong to the batch opened last. */
+  private batchOpen = false;
   private wft: WorkflowTask;
   private previousStartedEventId = 0;
   private activities = new Map<number, ActivityState>();
@@ -256,7 +265,12 @@ export class WorkflowRun {
    * workflow task. The worker replays the prefix and continues from there.
    */
   private beginFromReset(r: ResetFrom, now: number): void {
-    for (const ev of r.prefix) this.write({ ...ev });
+    const starts = new Set(r.prefixBatchStarts);
+    for (const ev of r.prefix) {
+      if (starts.has(ev.eventId)) this.endBatch();
+      this.write({ ...ev });
+    }
+    this.endBatch();
     const started = r.prefix[r.prefix.length - 1]!;
     this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
       scheduledEventId: attrs(started).scheduledEventId,
@@ -298,6 +312,13 @@ export class WorkflowRun {
   /** Append an event to the history now (assigning its id). */
   private write(ev: HistoryEvent): HistoryEvent {
     ev.eventId = this.history.length + 1;
+    if (!this.batchOpen) {
+      // Every mutation of a run runs synchronously, so what is written before the next microtask
+      // checkpoint came from one request or timer: one batch.
+      this.batchStarts.push(ev.eventId);
+      this.batchOpen = true;
+      queueMicrotask(() => this.endBatch());
+    }
     ev.taskId = this.host.nextTaskId();
     this.history.push(ev);
     this.historyBytes += approxSize(ev);
@@ -305,6 +326,23 @@ export class WorkflowRun {
     this.host.markDirty(this);
     this.notify();
     return ev;
+  }
+
+  /** Close the current history batch: the next event written starts a new one. */
+  private endBatch(): void {
+    this.batchOpen = false;
+  }
+
+  /** The index in {@link batchStarts} of the batch holding event `eventId`. */
+  batchIndexOf(eventId: number): number {
+    let lo = 0;
+    let hi = this.batchStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.batchStarts[mid]! <= eventId) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Append an event that arrived from outside the workflow: held back while a workflow task runs. */
@@ -374,9 +412,13 @@ export class WorkflowRun {
     if (!this.isOpen || this.wft.state !== 'scheduled' || this.wft.scheduledEventId !== scheduledEventId) return null;
     const now = this.host.clock.now();
     const requestId = randomUUID();
+    // A poll may take the task in the same turn that scheduled it; the real server still writes
+    // WorkflowTaskStarted in a transaction of its own.
+    this.endBatch();
     const started = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, now, {
       scheduledEventId, identity, requestId, historySizeBytes: this.historyBytes,
     }));
+    this.endBatch();
     this.wft.startedEventId = started.eventId;
     this.wft.startedTime = now;
     this.wft.requestId = requestId;
@@ -1171,8 +1213,10 @@ export class WorkflowRun {
    * the workflow task, pending activities and timers. Nothing is armed or dispatched until
    * {@link resumeAfterRestart}.
    */
-  restoreFromHistory(events: HistoryEvent[], saved: SavedRunState): void {
+  restoreFromHistory(events: HistoryEvent[], saved: SavedRunState, batchStarts?: number[]): void {
     this.history = events;
+    // A store that kept no boundaries gives one batch per event (pages then hold exactly the size asked).
+    this.batchStarts = batchStarts && batchStarts[0] === 1 ? [...batchStarts] : events.map((ev) => ev.eventId);
     this.historyBytes = events.reduce((n, ev) => n + approxSize(ev), 0);
     this.stateTransitions = events.length;
     for (const r of saved.requestIds ?? []) this.requestIds.add(r);

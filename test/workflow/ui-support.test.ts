@@ -68,32 +68,46 @@ describe('DescribeTaskQueue', () => {
 });
 
 describe('GetWorkflowExecutionHistoryReverse', () => {
-  it('pages newest first with maximumPageSize; the pages together are the whole history reversed', async () => {
+  it('pages newest first, maximumPageSize whole event batches a page; the pages together are the whole history reversed', async () => {
     const workflowId = uniqueWorkflowId('ui-rev');
     await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['x'], { startToCloseTimeout: '10s' }] }));
     const full = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } });
     const forward = full.history!.events!;
-    expect(forward.length).toBeGreaterThan(6);
+    // The run's batches, each appended by one request, oldest first.
+    const batches = [
+      ['WorkflowExecutionStarted', 'WorkflowTaskScheduled'],
+      ['WorkflowTaskStarted'],
+      ['WorkflowTaskCompleted', 'ActivityTaskScheduled'],
+      ['ActivityTaskStarted', 'ActivityTaskCompleted', 'WorkflowTaskScheduled'],
+      ['WorkflowTaskStarted'],
+      ['WorkflowTaskCompleted', 'WorkflowExecutionCompleted'],
+    ];
+    expect(forward.map(eventTypeName)).toEqual(batches.flat());
+    const newestFirst = batches.map((b) => [...b].reverse()).reverse();
 
-    const pages: HistoryEvent[][] = [];
-    let nextPageToken: Uint8Array | undefined;
-    do {
-      const page = await env.client.workflowService.getWorkflowExecutionHistoryReverse({
-        namespace: namespace(), execution: { workflowId }, maximumPageSize: 3, nextPageToken,
-      });
-      pages.push(page.history?.events ?? []);
-      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-      expect(pages.length).toBeLessThan(100);
-    } while (nextPageToken);
+    const readPages = async (maximumPageSize: number): Promise<HistoryEvent[][]> => {
+      const pages: HistoryEvent[][] = [];
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const page = await env.client.workflowService.getWorkflowExecutionHistoryReverse({
+          namespace: namespace(), execution: { workflowId }, maximumPageSize, nextPageToken,
+        });
+        pages.push(page.history?.events ?? []);
+        nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+        expect(pages.length).toBeLessThan(100);
+      } while (nextPageToken);
+      return pages;
+    };
 
-    expect(pages.slice(0, -1).every((p) => p.length === 3)).toBe(true);
-    expect(pages.flat().map((e) => Number(e.eventId))).toEqual(forward.map((e) => Number(e.eventId)).reverse());
-    expect(eventTypeName(pages[0]![0]!)).toBe('WorkflowExecutionCompleted');
-    expect(Number(pages.at(-1)!.at(-1)!.eventId)).toBe(1);
+    // Three batches a page (6 and 5 events for a size of 3); the page that reaches event 1 has no token.
+    const threes = await readPages(3);
+    expect(threes.map((p) => p.map(eventTypeName))).toEqual([newestFirst.slice(0, 3).flat(), newestFirst.slice(3).flat()]);
+    expect(threes.flat().map((e) => Number(e.eventId))).toEqual(forward.map((e) => Number(e.eventId)).reverse());
 
-    // The UI's "latest event" read: one event, the newest.
-    const one = await env.client.workflowService.getWorkflowExecutionHistoryReverse({ namespace: namespace(), execution: { workflowId }, maximumPageSize: 1 });
-    expect(one.history!.events!.map((e) => Number(e.eventId))).toEqual([forward.length]);
+    // The UI's "latest event" read (a size of 1) gets the newest batch, the closing one.
+    const ones = await readPages(1);
+    expect(ones.map((p) => p.map(eventTypeName))).toEqual(newestFirst);
+    expect(ones[0]!.map((e) => Number(e.eventId))).toEqual([forward.length, forward.length - 1]);
   });
 
   it('refuses a page token it did not issue', async () => {
