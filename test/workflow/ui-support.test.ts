@@ -284,7 +284,7 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
     expect(grpcCode(await rejectionOf(env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId: 'no-such-job' })))).toBe(grpc.status.NOT_FOUND);
   });
 
-  it('signals the listed executions; a closed one counts as a failure', async () => {
+  it('signals the listed executions; a closed or unknown one counts as done, not as a failure (NOT_FOUND)', async () => {
     const prefix = uniqueWorkflowId('ui-batch-sig');
     const open = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-open` });
     const closed = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-closed` });
@@ -292,7 +292,7 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
     const jobId = `job-${prefix}`;
     await env.client.workflowService.startBatchOperation({
       namespace: namespace(), jobId, reason: 'bulk signal',
-      executions: [{ workflowId: open.workflowId }, { workflowId: closed.workflowId }],
+      executions: [{ workflowId: open.workflowId }, { workflowId: closed.workflowId }, { workflowId: `${prefix}-never-started` }],
       signalOperation: { signal: 'finish', input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"batch"') }] } },
     });
     expect(await worker.run(() => open.result())).toBe('batch');
@@ -301,6 +301,11 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
       if (j.state !== BatchOperationState.BATCH_OPERATION_STATE_COMPLETED) throw new Error(`batch job ${jobId} is in state ${String(j.state)}`);
       return j;
     });
-    expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([2, 1, 1]);
+    // The real server's batcher treats NOT_FOUND (closed or missing run) as nothing left to do.
+    expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([3, 3, 0]);
+    // The closed run was not signalled.
+    const closedEvents = (await closed.fetchHistory()).events ?? [];
+    expect(eventTypeName(closedEvents.at(-1)!)).toBe('WorkflowExecutionTerminated');
+    expect(closedEvents.map(eventTypeName)).not.toContain('WorkflowExecutionSignaled');
   });
 });
