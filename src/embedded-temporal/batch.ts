@@ -133,7 +133,7 @@ function operation(ns: Namespace, req: any): { type: number; apply: (e: { workfl
         const run = ns.getRun(e);
         const options = req.resetOperation.options ?? {};
         const completed = run.history.filter((ev) => ev.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
-        // The first workflow task unless the request names another point (a later one may be refused: see resetRun).
+        // The first workflow task unless the request names another point.
         const point = options.workflowTaskId ? Number(options.workflowTaskId) : options.lastWorkflowTask ? completed.at(-1)?.eventId : completed[0]?.eventId;
         if (!point) throw invalidArgument(`run ${run.runId} has no completed workflow task to reset to`);
         ns.resetRun({ workflowExecution: e, reason, identity, workflowTaskFinishEventId: point });

@@ -273,7 +273,9 @@ export class WorkflowRun {
   /**
    * A reset run: the base run's events through the reset point's WorkflowTaskStarted, that task
    * failed with cause RESET_WORKFLOW (naming both runs), the base run's later signals, then a new
-   * workflow task. The worker replays the prefix and continues from there.
+   * workflow task. The run's state (pending activities and timers, search attributes, memo) is
+   * rebuilt from those events the way a restart rebuilds it, so a reset may name any completed
+   * workflow task; the worker replays the prefix and continues from there.
    */
   private beginFromReset(r: ResetFrom, now: number): void {
     const starts = new Set(r.prefixBatchStarts);
@@ -293,9 +295,11 @@ export class WorkflowRun {
       newRunId: this.runId,
     }));
     for (const sig of r.signals) this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, now, { ...attrs(sig) }));
-    const s = this.start;
-    const deadline = Math.min(s.runTimeoutMs ? now + s.runTimeoutMs : Infinity, s.executionExpiration ?? Infinity);
-    if (deadline !== Infinity) this.runTimer = this.host.clock.at(deadline, () => this.timeOutRun());
+    this.restoreFromHistory(this.history, {}, this.batchStarts);
+    // A reset starts the workflow task attempts afresh (as the real server does for RESET_WORKFLOW).
+    this.wft.attempt = 1;
+    this.host.onSearchAttributesChanged(this);
+    this.resumeAfterRestart();
     this.scheduleWorkflowTask();
   }
 

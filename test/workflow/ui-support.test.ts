@@ -18,11 +18,12 @@ import {
   startFileWorker,
   uniqueTaskQueue,
   uniqueWorkflowId,
+  waitForEvent,
   type FileWorker,
   type HistoryEvent,
 } from '../helpers/temporal-env';
 import { createActivities } from './activities';
-import { echo, runActivity, waitForFinish } from './workflows';
+import { echo, runActivity, sleepThenReturn, waitForFinish } from './workflows';
 import { addSignal, finishSignal, valuesQuery } from './workflows/definitions';
 
 jest.setTimeout(120_000);
@@ -243,17 +244,62 @@ describe('ResetWorkflowExecution (the Web UI\'s "Reset")', () => {
     });
   });
 
-  it('refuses a reset point after the run\'s first command, naming the first workflow task', async () => {
+  it('resets to a later workflow task: the new run keeps the base run\'s events up to it, and a completed activity is not run again', async () => {
     const workflowId = uniqueWorkflowId('ui-reset-late');
     await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['late'], { startToCloseTimeout: '10s' }] }));
-    const history = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } })).history!.events!;
+    const baseRun = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } });
+    const history = baseRun.history!.events!;
     const tasks = history.filter((e) => eventTypeName(e) === 'WorkflowTaskCompleted');
     expect(tasks.length).toBeGreaterThan(1);
-    const err = await rejectionOf(env.client.workflowService.resetWorkflowExecution({
-      namespace: namespace(), workflowExecution: { workflowId }, reason: 'late', workflowTaskFinishEventId: tasks.at(-1)!.eventId, requestId: `r-${workflowId}`,
-    }));
-    expect(grpcCode(err)).toBe(grpc.status.UNIMPLEMENTED);
-    expect(String((err as Error).message)).toContain(`reset to event ${Number(tasks[0]!.eventId)} (the first workflow task) instead`);
+    const last = tasks.at(-1)!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'late', workflowTaskFinishEventId: last.eventId, requestId: `r-${workflowId}`,
+    });
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    expect(await worker.run(() => reset.result())).toBe('Hello, late!');
+    const events = (await reset.fetchHistory()).events!;
+    const kept = Number(last.eventId) - 1;
+    // The base run's events through the reset task's WorkflowTaskStarted, then that task failed with RESET_WORKFLOW.
+    expect(events.slice(0, kept).map(eventTypeName)).toEqual(history.slice(0, kept).map(eventTypeName));
+    expect(events.slice(kept).map(eventTypeName)).toEqual([
+      'WorkflowTaskFailed', 'WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskCompleted', 'WorkflowExecutionCompleted',
+    ]);
+    expect(events[kept]!.workflowTaskFailedEventAttributes).toMatchObject({ cause: WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW, newRunId: runId });
+    expect(events.filter((e) => eventTypeName(e) === 'ActivityTaskScheduled')).toHaveLength(1);
+  });
+
+  it('resets to a workflow task while a timer was pending: the new run keeps the timer, which fires there', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-timer');
+    const base = await env.client.workflow.start(sleepThenReturn, { taskQueue: worker.taskQueue, workflowId, args: [2_000] });
+    await worker.run(async () => {
+      await waitForEvent(base, (e) => eventTypeName(e) === 'TimerStarted');
+      // A signal the workflow does not handle: a second workflow task, completed while the timer is pending.
+      await base.signal('nobodyListens');
+      await waitForEvent(base, (e) => eventTypeName(e) === 'WorkflowTaskCompleted' && Number(e.eventId) > 5);
+      await base.result();
+    });
+    const history = (await base.fetchHistory()).events!;
+    const tasks = history.filter((e) => eventTypeName(e) === 'WorkflowTaskCompleted');
+    const second = tasks[1]!;
+    const timerStarted = history.find((e) => eventTypeName(e) === 'TimerStarted')!;
+    expect(Number(timerStarted.eventId)).toBeLessThan(Number(second.eventId));
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'timer', workflowTaskFinishEventId: second.eventId, requestId: `r-${workflowId}`,
+    });
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    expect(await worker.run(() => reset.result())).toBeGreaterThanOrEqual(2_000);
+    const types = (await reset.fetchHistory()).events!.map(eventTypeName);
+    // The prefix's timer is the new run's: started once (in the prefix) and fired once (in the new run).
+    expect(types.slice(0, Number(second.eventId) - 1)).toEqual(history.slice(0, Number(second.eventId) - 1).map(eventTypeName));
+    expect(types.filter((t) => t === 'TimerStarted')).toHaveLength(1);
+    expect(types.indexOf('TimerFired')).toBeGreaterThan(Number(second.eventId) - 1);
+    expect(types.at(-1)).toBe('WorkflowExecutionCompleted');
+  });
+
+  it('refuses a reset point that is not the end of a workflow task', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-bad');
+    await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['bad'], { startToCloseTimeout: '10s' }] }));
+    const history = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } })).history!.events!;
     const notATask = await rejectionOf(env.client.workflowService.resetWorkflowExecution({
       namespace: namespace(), workflowExecution: { workflowId }, reason: 'x', workflowTaskFinishEventId: history[0]!.eventId, requestId: `r2-${workflowId}`,
     }));
