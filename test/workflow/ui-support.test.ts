@@ -244,6 +244,28 @@ describe('ResetWorkflowExecution (the Web UI\'s "Reset")', () => {
     });
   });
 
+  it('with reapply type NONE, the signals after the reset point are not re-applied', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-none');
+    const handle = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId });
+    await worker.run(async () => {
+      await waitForEvent(handle, (e) => eventTypeName(e) === 'WorkflowTaskCompleted');
+      await handle.signal(addSignal, 'dropped');
+      expect(await handle.query(valuesQuery)).toEqual(['dropped']);
+    });
+    const firstTask = (await handle.fetchHistory()).events!.find((e) => eventTypeName(e) === 'WorkflowTaskCompleted')!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'no reapply', workflowTaskFinishEventId: firstTask.eventId, requestId: `r-${workflowId}`,
+      resetReapplyType: temporal.api.enums.v1.ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+    });
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    await worker.run(async () => {
+      expect(await reset.query(valuesQuery)).toEqual([]);
+      await reset.signal(finishSignal, 'done');
+      expect(await reset.result()).toBe('done');
+    });
+    expect((await reset.fetchHistory()).events!.filter((e) => eventTypeName(e) === 'WorkflowExecutionSignaled')).toHaveLength(1);
+  });
+
   it('resets to a later workflow task: the new run keeps the base run\'s events up to it, and a completed activity is not run again', async () => {
     const workflowId = uniqueWorkflowId('ui-reset-late');
     await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['late'], { startToCloseTimeout: '10s' }] }));
