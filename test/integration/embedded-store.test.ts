@@ -199,6 +199,51 @@ describe('embedded Temporal server: durable store', () => {
     await s.stop();
   });
 
+  it('keeps retries of a failed workflow task transient, and their attempt count across a crash', async () => {
+    const ET = temporal.api.enums.v1.EventType;
+    const tq = `transient-${randomUUID()}`;
+    let s = await start();
+    let { client, connection } = await connect(s);
+    const svc = () => connection.workflowService;
+    const h = await client.workflow.start('rawWorkflow', { taskQueue: tq, workflowId: `transient-${randomUUID()}` });
+    const poll = () => svc().pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
+    const fail = (taskToken: Uint8Array | null | undefined) => svc().respondWorkflowTaskFailed({
+      namespace: 'default', taskToken, identity: 'test', failure: { message: 'broken on purpose' },
+    });
+    const types = (events: temporal.api.history.v1.IHistoryEvent[]) => events.map((e) => ET[e.eventType!]);
+    const written = ['EVENT_TYPE_WORKFLOW_EXECUTION_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_FAILED'];
+
+    await fail((await poll()).taskToken);
+    // Attempt 2: the poll carries its scheduled and started events after the history; the history has neither.
+    const second = await poll();
+    expect(second.attempt).toBe(2);
+    expect(types(second.history!.events!)).toEqual([...written, 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED']);
+    expect(second.history!.events![4]!.workflowTaskScheduledEventAttributes?.attempt).toBe(2);
+    expect([Number(second.history!.events![4]!.eventId), Number(second.startedEventId)]).toEqual([5, 6]);
+    await fail(second.taskToken);
+    expect(types((await h.fetchHistory()).events!)).toEqual(written);
+
+    await connection.close();
+    s.store!.crash();
+    await s.stop();
+    s = await start();
+    ({ client, connection } = await connect(s));
+    const third = await poll();
+    expect(third.attempt).toBe(3);
+    await svc().respondWorkflowTaskCompleted({
+      namespace: 'default', taskToken: third.taskToken, identity: 'test',
+      commands: [{ commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION, completeWorkflowExecutionCommandAttributes: {} }],
+    });
+    const events = (await client.workflow.getHandle(h.workflowId).fetchHistory()).events!;
+    // The attempt that completed wrote its scheduled and started events, then its completion.
+    expect(types(events)).toEqual([
+      ...written, 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED', 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+    ]);
+    expect(events[4]!.workflowTaskScheduledEventAttributes?.attempt).toBe(3);
+    await connection.close();
+    await s.stop();
+  });
+
   it('stops answering when its store session is lost, and never writes again', async () => {
     let fatal: Error | null = null;
     const s = await start({ persistence: { url: db.url, onFatal: (e) => { fatal = e; } } });
