@@ -2,10 +2,12 @@
  * Batch operations (StartBatchOperation and friends), which the Web UI offers on a selection of
  * workflows: terminate, cancel, signal, delete or reset every run a visibility query (or a list of
  * executions) names. A real server runs a batch as a system workflow at a rate limit; here the
- * operations are applied at once and the job is recorded COMPLETED with its counts.
+ * operations are applied at once and the job is recorded COMPLETED with its counts. A run that is
+ * closed or missing (NOT_FOUND) counts as a success, as in the real server's batcher.
  */
+import * as grpc from '@grpc/grpc-js';
 import { type Namespace } from './namespace';
-import { enums, failedPrecondition, invalidArgument, notFound, tsFromMs, type Timestamp } from './proto';
+import { enums, failedPrecondition, invalidArgument, notFound, ServiceError, tsFromMs, type Timestamp } from './proto';
 import { listExecutions } from './visibility';
 
 const T = enums.BatchOperationType;
@@ -50,8 +52,11 @@ export class BatchJobs {
       try {
         apply({ workflowId: t.workflowId, runId: t.runId ?? '' });
         complete++;
-      } catch {
-        failure++;
+      } catch (err) {
+        // As the real server's batcher does: NOT_FOUND means the run is closed or gone, nothing
+        // is left to do, and it counts as done; any other error is a failure.
+        if (err instanceof ServiceError && err.code === grpc.status.NOT_FOUND) complete++;
+        else failure++;
       }
     }
     this.jobs.set(jobId, {
@@ -128,7 +133,7 @@ function operation(ns: Namespace, req: any): { type: number; apply: (e: { workfl
         const run = ns.getRun(e);
         const options = req.resetOperation.options ?? {};
         const completed = run.history.filter((ev) => ev.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
-        // The first workflow task unless the request names another point (a later one may be refused: see resetRun).
+        // The first workflow task unless the request names another point.
         const point = options.workflowTaskId ? Number(options.workflowTaskId) : options.lastWorkflowTask ? completed.at(-1)?.eventId : completed[0]?.eventId;
         if (!point) throw invalidArgument(`run ${run.runId} has no completed workflow task to reset to`);
         ns.resetRun({ workflowExecution: e, reason, identity, workflowTaskFinishEventId: point });

@@ -7,7 +7,7 @@ import { type ServerClock } from './clock';
 import { attrs, makeEvent, type HistoryEvent } from './history';
 import { type TaskQueues } from './matching';
 import {
-  alreadyExists, durationFromMs, enums, invalidArgument, msFromTs, notFound, num, optMs, unimplemented,
+  alreadyExists, durationFromMs, enums, invalidArgument, msFromTs, notFound, num, optMs,
 } from './proto';
 import { type RunHost, type RunStart, type SavedRunState, type TaskRef, WorkflowRun, DEFAULT_WORKFLOW_TASK_TIMEOUT_MS } from './run';
 import { type SearchAttributeType } from './visibility-query';
@@ -41,12 +41,6 @@ export const PREDEFINED_SEARCH_ATTRIBUTES: ReadonlyArray<[string, SearchAttribut
 const E = enums.EventType;
 /** Events a reset may name: the end of a workflow task. */
 const RESET_POINTS = new Set<number>([E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E.EVENT_TYPE_WORKFLOW_TASK_FAILED, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT]);
-/** Events a run has before its first command: a reset prefix made only of these carries no pending state. */
-const BEFORE_COMMANDS = new Set<number>([
-  E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
-  E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E.EVENT_TYPE_WORKFLOW_TASK_STARTED, E.EVENT_TYPE_WORKFLOW_TASK_FAILED, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-]);
-
 export const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   Text: enums.IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
   Keyword: enums.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -321,20 +315,23 @@ export class Namespace implements RunHost {
       throw invalidArgument(`Invalid WorkflowTaskFinishEventId ${finishId}: not a WorkflowTaskCompleted, WorkflowTaskFailed or WorkflowTaskTimedOut event of run ${base.runId}.`);
     }
     const startedId = num(attrs(finish).startedEventId);
-    const prefix = base.history.slice(0, startedId);
-    const command = prefix.find((e) => !BEFORE_COMMANDS.has(e.eventType));
-    if (command) {
-      const first = base.history.find((e) => RESET_POINTS.has(e.eventType));
-      throw unimplemented(
-        `ResetWorkflowExecution to event ${finishId} is not implemented by the embedded Temporal server: it resets only to a workflow task before the run's first command ` +
-          `(event ${command.eventId} is one)${first ? `; reset to event ${first.eventId} (the first workflow task) instead` : ''}.`,
-      );
+    if (startedId < 3 || base.history[startedId - 1]?.eventType !== E.EVENT_TYPE_WORKFLOW_TASK_STARTED) {
+      throw invalidArgument(`Invalid WorkflowTaskFinishEventId ${finishId}: its workflow task has no WorkflowTaskStarted event in run ${base.runId}.`);
     }
+    // The new run replays the base run's events up to the reset point's WorkflowTaskStarted:
+    // whatever was pending then (activities, timers) is pending again in the new run.
+    const prefix = base.history.slice(0, startedId);
     const reason: string = req.reason || 'reset';
     const identity: string = req.identity || '';
     const current = this.currentRun(base.workflowId);
     if (current && current.isOpen) current.terminate(`reset: ${reason}`, undefined, identity);
-    const signals: HistoryEvent[] = base.history.slice(startedId).filter((e) => e.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
+    // Signals after the reset point are re-applied unless the request says otherwise.
+    const excluded: number[] = req.resetReapplyExcludeTypes ?? [];
+    const reapply = req.resetReapplyType !== enums.ResetReapplyType.RESET_REAPPLY_TYPE_NONE
+      && !excluded.includes(enums.ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
+    const signals: HistoryEvent[] = reapply
+      ? base.history.slice(startedId).filter((e) => e.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+      : [];
     const runId = randomUUID();
     const run = this.addRun({
       ...base.start,
@@ -343,7 +340,7 @@ export class Namespace implements RunHost {
       signal: undefined,
       searchAttributes: { ...base.start.searchAttributes },
       memo: { ...base.start.memo },
-      resetFrom: { baseRunId: base.runId, prefix, signals, reason, identity },
+      resetFrom: { baseRunId: base.runId, prefix, prefixBatchStarts: base.batchStarts.filter((id) => id <= startedId), signals, reason, identity },
     });
     return { run, started: true };
   }
@@ -400,14 +397,14 @@ export class Namespace implements RunHost {
    * Put runs read from a durable store back (oldest first): chains, retention queue and task ids
    * as they were. Their timers and tasks are armed later by {@link WorkflowRun.resumeAfterRestart}.
    */
-  restoreRuns(stored: ReadonlyArray<{ start: RunStart; events: HistoryEvent[]; saved: SavedRunState }>): WorkflowRun[] {
+  restoreRuns(stored: ReadonlyArray<{ start: RunStart; events: HistoryEvent[]; saved: SavedRunState; batchStarts?: number[] }>): WorkflowRun[] {
     const restored: WorkflowRun[] = [];
     const closed: WorkflowRun[] = [];
     for (const r of stored) {
       const first = r.events[0];
       const startTime = (first ? msFromTs(first.eventTime) : null) ?? this.clock.now();
       const run = new WorkflowRun(this, r.start, startTime);
-      run.restoreFromHistory(r.events, r.saved);
+      run.restoreFromHistory(r.events, r.saved, r.batchStarts);
       this.runs.set(run.runId, run);
       let chain = this.chains.get(run.workflowId);
       if (!chain) {

@@ -46,6 +46,17 @@ type WftState = 'none' | 'scheduled' | 'started';
 
 interface WorkflowTask {
   state: WftState;
+  /** Changes at every scheduling, so that a queue entry of an earlier attempt is never taken. */
+  seq: number;
+  /**
+   * A retry after a failed or timed-out task (attempt > 1): its WorkflowTaskScheduled and
+   * WorkflowTaskStarted events are not in the history; the poll response carries them after the
+   * history, and they are written only if the attempt completes (the real server's transient task).
+   */
+  transient: boolean;
+  /** The transient task's scheduled and started events, as sent to the worker. */
+  transientEvents: HistoryEvent[];
+  timeoutMs: number;
   scheduledEventId: number;
   startedEventId: number;
   attempt: number;
@@ -138,6 +149,8 @@ export interface ResetFrom {
   baseRunId: string;
   /** Base history through the WorkflowTaskStarted event of the reset point. */
   prefix: HistoryEvent[];
+  /** The base run's batch boundaries within the prefix (the new run keeps them). */
+  prefixBatchStarts: number[];
   /** Signals of the base run after the prefix, re-applied to the new run. */
   signals: HistoryEvent[];
   reason: string;
@@ -156,6 +169,11 @@ export class WorkflowRun {
   status: number = S.WORKFLOW_EXECUTION_STATUS_RUNNING;
   closeTime: number | null = null;
   history: HistoryEvent[] = [];
+  /**
+   * Event id of the first event of each history batch, ascending. A batch is what one request or
+   * timer appends at once (the real server's transaction); history pages are whole batches.
+   */
+  batchStarts: number[] = [];
   historyBytes = 0;
   memo: Record<string, unknown>;
   searchAttributes: Record<string, unknown>;
@@ -167,6 +185,8 @@ export class WorkflowRun {
   stateTransitions = 0;
 
   private buffered: HistoryEvent[] = [];
+  /** True while the events being written belong to the batch opened last. */
+  private batchOpen = false;
   private wft: WorkflowTask;
   private previousStartedEventId = 0;
   private activities = new Map<number, ActivityState>();
@@ -191,7 +211,7 @@ export class WorkflowRun {
     this.executionTime = now + (s.firstWorkflowTaskBackoffMs ?? 0);
     this.requestIds.add(s.requestId);
     this.wft = {
-      state: 'none', scheduledEventId: 0, startedEventId: 0, attempt: 1, taskQueue: s.taskQueue, token: '',
+      state: 'none', seq: 0, transient: false, transientEvents: [], timeoutMs: s.taskTimeoutMs, scheduledEventId: 0, startedEventId: 0, attempt: 1, taskQueue: s.taskQueue, token: '',
       scheduledTime: 0, startedTime: 0, timeout: null, requestId: '',
     };
   }
@@ -253,10 +273,17 @@ export class WorkflowRun {
   /**
    * A reset run: the base run's events through the reset point's WorkflowTaskStarted, that task
    * failed with cause RESET_WORKFLOW (naming both runs), the base run's later signals, then a new
-   * workflow task. The worker replays the prefix and continues from there.
+   * workflow task. The run's state (pending activities and timers, search attributes, memo) is
+   * rebuilt from those events the way a restart rebuilds it, so a reset may name any completed
+   * workflow task; the worker replays the prefix and continues from there.
    */
   private beginFromReset(r: ResetFrom, now: number): void {
-    for (const ev of r.prefix) this.write({ ...ev });
+    const starts = new Set(r.prefixBatchStarts);
+    for (const ev of r.prefix) {
+      if (starts.has(ev.eventId)) this.endBatch();
+      this.write({ ...ev });
+    }
+    this.endBatch();
     const started = r.prefix[r.prefix.length - 1]!;
     this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
       scheduledEventId: attrs(started).scheduledEventId,
@@ -268,9 +295,11 @@ export class WorkflowRun {
       newRunId: this.runId,
     }));
     for (const sig of r.signals) this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, now, { ...attrs(sig) }));
-    const s = this.start;
-    const deadline = Math.min(s.runTimeoutMs ? now + s.runTimeoutMs : Infinity, s.executionExpiration ?? Infinity);
-    if (deadline !== Infinity) this.runTimer = this.host.clock.at(deadline, () => this.timeOutRun());
+    this.restoreFromHistory(this.history, {}, this.batchStarts);
+    // A reset starts the workflow task attempts afresh (as the real server does for RESET_WORKFLOW).
+    this.wft.attempt = 1;
+    this.host.onSearchAttributesChanged(this);
+    this.resumeAfterRestart();
     this.scheduleWorkflowTask();
   }
 
@@ -298,6 +327,13 @@ export class WorkflowRun {
   /** Append an event to the history now (assigning its id). */
   private write(ev: HistoryEvent): HistoryEvent {
     ev.eventId = this.history.length + 1;
+    if (!this.batchOpen) {
+      // Every mutation of a run runs synchronously, so what is written before the next microtask
+      // checkpoint came from one request or timer: one batch.
+      this.batchStarts.push(ev.eventId);
+      this.batchOpen = true;
+      queueMicrotask(() => this.endBatch());
+    }
     ev.taskId = this.host.nextTaskId();
     this.history.push(ev);
     this.historyBytes += approxSize(ev);
@@ -305,6 +341,23 @@ export class WorkflowRun {
     this.host.markDirty(this);
     this.notify();
     return ev;
+  }
+
+  /** Close the current history batch: the next event written starts a new one. */
+  private endBatch(): void {
+    this.batchOpen = false;
+  }
+
+  /** The index in {@link batchStarts} of the batch holding event `eventId`. */
+  batchIndexOf(eventId: number): number {
+    let lo = 0;
+    let hi = this.batchStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.batchStarts[mid]! <= eventId) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Append an event that arrived from outside the workflow: held back while a workflow task runs. */
@@ -354,38 +407,98 @@ export class WorkflowRun {
       this.firstTaskTimer = null;
     }
     const now = this.host.clock.now();
-    const ev = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, now, {
-      taskQueue: { name: this.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      startToCloseTimeout: durationFromMs(this.start.taskTimeoutMs),
-      attempt: this.wft.attempt,
-    }));
-    this.wft.scheduledEventId = ev.eventId;
+    const transient = this.wft.attempt > 1;
+    this.wft.timeoutMs = workflowTaskTimeoutMs(this.start.taskTimeoutMs, this.wft.attempt);
+    if (transient) {
+      // Where the scheduled event would go; if other events are written before the task starts,
+      // it becomes a normal task (see startWorkflowTask).
+      this.wft.scheduledEventId = this.nextEventId;
+    } else {
+      this.wft.scheduledEventId = this.write(this.workflowTaskScheduledEvent(now)).eventId;
+    }
+    this.wft.transient = transient;
+    this.wft.transientEvents = [];
     this.wft.startedEventId = 0;
     this.wft.scheduledTime = now;
     this.setWftState('scheduled');
-    const scheduledEventId = ev.eventId;
+    const seq = ++this.wft.seq;
     this.host.workflowQueues.add(queueKey(this.host.namespace, this.taskQueue), {
-      take: (identity) => this.startWorkflowTask(scheduledEventId, identity),
+      take: (identity) => this.startWorkflowTask(seq, identity),
+    });
+  }
+
+  private workflowTaskScheduledEvent(time: number): HistoryEvent {
+    return makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, time, {
+      taskQueue: { name: this.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      startToCloseTimeout: durationFromMs(this.wft.timeoutMs),
+      attempt: this.wft.attempt,
     });
   }
 
   /** Dispatch: mark the scheduled workflow task started and build the poll response. */
-  private startWorkflowTask(scheduledEventId: number, identity: string): object | null {
-    if (!this.isOpen || this.wft.state !== 'scheduled' || this.wft.scheduledEventId !== scheduledEventId) return null;
+  private startWorkflowTask(seq: number, identity: string): object | null {
+    if (!this.isOpen || this.wft.state !== 'scheduled' || this.wft.seq !== seq) return null;
     const now = this.host.clock.now();
     const requestId = randomUUID();
-    const started = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, now, {
-      scheduledEventId, identity, requestId, historySizeBytes: this.historyBytes,
-    }));
-    this.wft.startedEventId = started.eventId;
+    // A poll may take the task in the same turn that scheduled it; the real server still writes
+    // WorkflowTaskStarted in a transaction of its own.
+    this.endBatch();
+    if (this.wft.transient && this.wft.scheduledEventId !== this.nextEventId) {
+      // Events were written since the retry was scheduled: the workflow has something new to see,
+      // so this is a normal first attempt again, written to the history.
+      this.wft.transient = false;
+      this.wft.attempt = 1;
+      this.wft.timeoutMs = this.start.taskTimeoutMs;
+      this.wft.scheduledEventId = this.write(this.workflowTaskScheduledEvent(this.wft.scheduledTime)).eventId;
+    }
+    const scheduledEventId = this.wft.scheduledEventId;
+    const startedAttrs = { scheduledEventId, identity, requestId, historySizeBytes: this.historyBytes };
+    if (this.wft.transient) {
+      const scheduled = this.workflowTaskScheduledEvent(this.wft.scheduledTime);
+      scheduled.eventId = scheduledEventId;
+      const started = makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, now, startedAttrs);
+      started.eventId = scheduledEventId + 1;
+      this.wft.transientEvents = [scheduled, started];
+      this.wft.startedEventId = started.eventId;
+    } else {
+      this.wft.startedEventId = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, now, startedAttrs)).eventId;
+      this.endBatch();
+    }
     this.wft.startedTime = now;
     this.wft.requestId = requestId;
     this.setWftState('started');
     const token = `wt:${this.runId}:${scheduledEventId}:${randomUUID()}`;
     this.wft.token = token;
     this.host.registerToken(token, { kind: 'workflow', run: this, scheduledEventId });
-    this.wft.timeout = this.host.clock.after(this.start.taskTimeoutMs, () => this.timeOutWorkflowTask(token));
+    this.wft.timeout = this.host.clock.after(this.wft.timeoutMs, () => this.timeOutWorkflowTask(token));
     return this.workflowTaskResponse(token);
+  }
+
+  /**
+   * A completing transient task's scheduled and started events are written now, as one batch
+   * before the completion's (ids as the worker saw them: nothing is written while a task runs).
+   */
+  private writeTransientEvents(identity: string): void {
+    if (!this.wft.transient) return;
+    const started = this.wft.transientEvents[1];
+    this.endBatch();
+    this.wft.scheduledEventId = this.write(this.workflowTaskScheduledEvent(this.wft.scheduledTime)).eventId;
+    this.wft.startedEventId = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, this.wft.startedTime, {
+      ...attrs(started!), scheduledEventId: this.wft.scheduledEventId, identity: identity || attrs(started!).identity,
+    })).eventId;
+    this.endBatch();
+    this.wft.transient = false;
+  }
+
+  /**
+   * After a failed or timed-out task: the next attempt, unless events held back meanwhile are
+   * written now, which make the next task a normal first attempt (as on the real server).
+   */
+  private retryWorkflowTask(): void {
+    this.wft.attempt++;
+    if (this.flushBuffered()) this.wft.attempt = 1;
+    this.host.markDirty(this);
+    this.scheduleWorkflowTask();
   }
 
   private workflowTaskResponse(token: string): object {
@@ -397,7 +510,7 @@ export class WorkflowRun {
       startedEventId: this.wft.startedEventId,
       attempt: this.wft.attempt,
       backlogCountHint: 0,
-      history: { events: this.history },
+      history: { events: this.wft.transient ? [...this.history, ...this.wft.transientEvents] : this.history },
       nextPageToken: Buffer.alloc(0),
       workflowExecutionTaskQueue: { name: this.taskQueue, kind: enums.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       scheduledTime: tsFromMs(this.wft.scheduledTime),
@@ -411,39 +524,41 @@ export class WorkflowRun {
     this.wft.timeout = null;
     if (this.wft.token) this.host.dropToken(this.wft.token);
     this.wft.token = '';
+    this.wft.transientEvents = [];
     this.setWftState('none');
   }
 
   private timeOutWorkflowTask(token: string): void {
     if (this.wft.token !== token || this.wft.state !== 'started' || !this.isOpen) return;
     const now = this.host.clock.now();
-    this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, now, {
-      scheduledEventId: this.wft.scheduledEventId,
-      startedEventId: this.wft.startedEventId,
-      timeoutType: TT.TIMEOUT_TYPE_START_TO_CLOSE,
-    }));
+    // A transient attempt's failure is not written: the history keeps only the first one.
+    if (!this.wft.transient) {
+      this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, now, {
+        scheduledEventId: this.wft.scheduledEventId,
+        startedEventId: this.wft.startedEventId,
+        timeoutType: TT.TIMEOUT_TYPE_START_TO_CLOSE,
+      }));
+    }
     this.endWorkflowTask();
-    this.wft.attempt++;
-    this.flushBuffered();
-    this.scheduleWorkflowTask();
+    this.retryWorkflowTask();
   }
 
   /** RespondWorkflowTaskFailed. */
   failWorkflowTask(token: string, req: any): void {
     this.requireStartedTask(token);
     const now = this.host.clock.now();
-    this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
-      scheduledEventId: this.wft.scheduledEventId,
-      startedEventId: this.wft.startedEventId,
-      cause: req.cause || WFC.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED,
-      failure: req.failure ?? undefined,
-      identity: req.identity ?? '',
-      binaryChecksum: req.binaryChecksum ?? '',
-    }));
+    if (!this.wft.transient) {
+      this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
+        scheduledEventId: this.wft.scheduledEventId,
+        startedEventId: this.wft.startedEventId,
+        cause: req.cause || WFC.WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED,
+        failure: req.failure ?? undefined,
+        identity: req.identity ?? '',
+        binaryChecksum: req.binaryChecksum ?? '',
+      }));
+    }
     this.endWorkflowTask();
-    this.wft.attempt++;
-    this.flushBuffered();
-    this.scheduleWorkflowTask();
+    this.retryWorkflowTask();
     this.dispatchQueries();
   }
 
@@ -465,21 +580,23 @@ export class WorkflowRun {
     if (invalid || (closing && this.buffered.length > 0)) {
       // A run may not close while events it has not seen are waiting (UNHANDLED_COMMAND), and a
       // malformed command fails the task; either way the commands are discarded and a new task runs.
-      this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
-        scheduledEventId: this.wft.scheduledEventId,
-        startedEventId: this.wft.startedEventId,
-        cause: invalid ? invalid.cause : WFC.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
-        failure: { message: invalid ? invalid.message : 'Unhandled commands: new events arrived while the task ran.' },
-        identity: req.identity ?? '',
-      }));
+      if (!this.wft.transient) {
+        this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_FAILED, now, {
+          scheduledEventId: this.wft.scheduledEventId,
+          startedEventId: this.wft.startedEventId,
+          cause: invalid ? invalid.cause : WFC.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+          failure: { message: invalid ? invalid.message : 'Unhandled commands: new events arrived while the task ran.' },
+          identity: req.identity ?? '',
+        }));
+      }
       this.endWorkflowTask();
-      this.flushBuffered();
-      this.scheduleWorkflowTask();
+      this.retryWorkflowTask();
       // The real service answers INVALID_ARGUMENT; core recognises the exact message
       // "UnhandledCommand", evicts its cached run and replays with the new events.
       throw invalidArgument(invalid ? invalid.message : 'UnhandledCommand');
     }
 
+    this.writeTransientEvents(req.identity ?? '');
     const completed = this.write(makeEvent(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, now, {
       scheduledEventId: this.wft.scheduledEventId,
       startedEventId: this.wft.startedEventId,
@@ -1163,6 +1280,7 @@ export class WorkflowRun {
     }
     if (acts.length > 0) out.activities = acts;
     if (this.requestIds.size > 1) out.requestIds = [...this.requestIds].filter((r) => r !== this.start.requestId);
+    if (this.wft.attempt > 1) out.workflowTaskAttempt = this.wft.attempt;
     return out;
   }
 
@@ -1171,8 +1289,10 @@ export class WorkflowRun {
    * the workflow task, pending activities and timers. Nothing is armed or dispatched until
    * {@link resumeAfterRestart}.
    */
-  restoreFromHistory(events: HistoryEvent[], saved: SavedRunState): void {
+  restoreFromHistory(events: HistoryEvent[], saved: SavedRunState, batchStarts?: number[]): void {
     this.history = events;
+    // A store that kept no boundaries gives one batch per event (pages then hold exactly the size asked).
+    this.batchStarts = batchStarts && batchStarts[0] === 1 ? [...batchStarts] : events.map((ev) => ev.eventId);
     this.historyBytes = events.reduce((n, ev) => n + approxSize(ev), 0);
     this.stateTransitions = events.length;
     for (const r of saved.requestIds ?? []) this.requestIds.add(r);
@@ -1254,7 +1374,8 @@ export class WorkflowRun {
       this.wft.startedTime = wftStarted ? msFromTs(wftStarted.eventTime) ?? 0 : 0;
       this.setWftState(wftStarted ? 'started' : 'scheduled');
     } else {
-      this.wft.attempt = nextWftAttempt;
+      // Transient attempts leave no events: their count is kept in the saved state.
+      this.wft.attempt = Math.max(nextWftAttempt, saved.workflowTaskAttempt ?? 1);
     }
     this.buffered = (saved.buffered ?? []).map((b) => b.event);
     (saved.buffered ?? []).forEach((b, i) => {
@@ -1368,16 +1489,16 @@ export class WorkflowRun {
       this.wft.token = 'restored';
       this.timeOutWorkflowTask('restored');
     } else if (this.wft.state === 'scheduled') {
-      const scheduledEventId = this.wft.scheduledEventId;
+      const seq = ++this.wft.seq;
       this.host.workflowQueues.add(queueKey(this.host.namespace, this.taskQueue), {
-        take: (identity) => this.startWorkflowTask(scheduledEventId, identity),
+        take: (identity) => this.startWorkflowTask(seq, identity),
       });
-    } else if (this.buffered.length > 0 || this.needsFirstTask()) {
+    } else if (this.buffered.length > 0 || this.needsFirstTask() || this.wft.attempt > 1) {
       const backoffUntil = this.executionTime;
       if (this.needsFirstTask() && backoffUntil > clock.now()) {
         this.firstTaskTimer = clock.at(backoffUntil, () => this.scheduleWorkflowTask());
       } else {
-        this.flushBuffered();
+        if (this.flushBuffered()) this.wft.attempt = 1;
         this.scheduleWorkflowTask();
       }
     }
@@ -1417,6 +1538,17 @@ export interface SavedRunState {
   activities?: SavedActivity[];
   /** Signal / cancel request ids seen (for dedup), beside the start's own request id. */
   requestIds?: string[];
+  /** The workflow task attempt when it is above 1 (transient attempts write no events). */
+  workflowTaskAttempt?: number;
+}
+
+/**
+ * The start-to-close timeout of a workflow task attempt: the run's task timeout, plus, from the
+ * fourth attempt on, a backoff of 5 s doubling per attempt up to 10 minutes (the real server's).
+ */
+export function workflowTaskTimeoutMs(taskTimeoutMs: number, attempt: number): number {
+  if (attempt <= 3) return taskTimeoutMs;
+  return taskTimeoutMs + Math.min(5_000 * 2 ** Math.min(attempt - 4, 30), 600_000);
 }
 
 const CLOSE_COMMANDS = new Set<number>([

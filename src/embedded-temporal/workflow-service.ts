@@ -71,10 +71,20 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
       return { history: { events: CLOSE_EVENTS.has(last.eventType) ? [last] : [] }, nextPageToken: Buffer.alloc(0) };
     }
     if (req.waitNewEvent) await waitFor(() => run.history.length >= start || !run.isOpen);
+    // Like the real server, a page is `maximumPageSize` whole batches (a batch is what one request
+    // appended), so it may hold more events than that; a full page always carries a token, even
+    // when the next page turns out empty.
     const size = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
-    const events = run.history.slice(start - 1, start - 1 + size);
-    const next = start + events.length;
-    const more = next <= run.history.length || (run.isOpen && req.waitNewEvent);
+    if (start > run.history.length) {
+      const more = run.isOpen && req.waitNewEvent;
+      return { history: { events: [] }, nextPageToken: more ? token(start) : Buffer.alloc(0) };
+    }
+    const firstBatch = run.batchIndexOf(start);
+    const endBatch = firstBatch + size;
+    const next = endBatch < run.batchStarts.length ? run.batchStarts[endBatch]! : run.history.length + 1;
+    const events = run.history.slice(start - 1, next - 1);
+    const full = endBatch <= run.batchStarts.length;
+    const more = full || (run.isOpen && req.waitNewEvent);
     return { history: { events }, nextPageToken: more ? token(next) : Buffer.alloc(0) };
   };
 
@@ -97,8 +107,9 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
       run = r;
       last = Math.min(tok.next, run.history.length);
     }
+    // `maximumPageSize` whole batches, newest first, as the real server pages.
     const size = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
-    const first = Math.max(1, last - size + 1);
+    const first = last < 1 ? 1 : run.batchStarts[Math.max(0, run.batchIndexOf(last) - size + 1)]!;
     const events = run.history.slice(first - 1, last).reverse();
     const nextPageToken = first > 1 ? Buffer.from(JSON.stringify({ runId: run.runId, next: first - 1 } satisfies HistoryToken)) : Buffer.alloc(0);
     return { history: { events }, nextPageToken };

@@ -187,11 +187,59 @@ describe('embedded Temporal server: durable store', () => {
     const completed = events[beforeCrash + 2]!;
     expect(Number(completed.activityTaskCompletedEventAttributes?.startedEventId)).toBe(Number(started.eventId));
     expect(events[beforeCrash + 3]!.workflowExecutionSignaledEventAttributes?.signalName).toBe('held back');
+    // The events held back during the timed-out task make the next one a normal first attempt (as on the
+    // real server): its WorkflowTaskScheduled is written, with attempt 1.
+    expect(events.at(-1)!.workflowTaskScheduledEventAttributes?.attempt).toBe(1);
     const retried = await svc().pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
-    expect(retried.attempt).toBe(2);
+    expect(retried.attempt).toBe(1);
     // The attempt of a2 that was running counts as timed out: attempt 2 is dispatched at once.
     const again = await svc().pollActivityTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
     expect([again.activityId, again.attempt]).toEqual(['a2', 2]);
+    await connection.close();
+    await s.stop();
+  });
+
+  it('keeps retries of a failed workflow task transient, and their attempt count across a crash', async () => {
+    const ET = temporal.api.enums.v1.EventType;
+    const tq = `transient-${randomUUID()}`;
+    let s = await start();
+    let { client, connection } = await connect(s);
+    const svc = () => connection.workflowService;
+    const h = await client.workflow.start('rawWorkflow', { taskQueue: tq, workflowId: `transient-${randomUUID()}` });
+    const poll = () => svc().pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: tq }, identity: 'test' });
+    const fail = (taskToken: Uint8Array | null | undefined) => svc().respondWorkflowTaskFailed({
+      namespace: 'default', taskToken, identity: 'test', failure: { message: 'broken on purpose' },
+    });
+    const types = (events: temporal.api.history.v1.IHistoryEvent[]) => events.map((e) => ET[e.eventType!]);
+    const written = ['EVENT_TYPE_WORKFLOW_EXECUTION_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_FAILED'];
+
+    await fail((await poll()).taskToken);
+    // Attempt 2: the poll carries its scheduled and started events after the history; the history has neither.
+    const second = await poll();
+    expect(second.attempt).toBe(2);
+    expect(types(second.history!.events!)).toEqual([...written, 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED']);
+    expect(second.history!.events![4]!.workflowTaskScheduledEventAttributes?.attempt).toBe(2);
+    expect([Number(second.history!.events![4]!.eventId), Number(second.startedEventId)]).toEqual([5, 6]);
+    await fail(second.taskToken);
+    expect(types((await h.fetchHistory()).events!)).toEqual(written);
+
+    await connection.close();
+    s.store!.crash();
+    await s.stop();
+    s = await start();
+    ({ client, connection } = await connect(s));
+    const third = await poll();
+    expect(third.attempt).toBe(3);
+    await svc().respondWorkflowTaskCompleted({
+      namespace: 'default', taskToken: third.taskToken, identity: 'test',
+      commands: [{ commandType: temporal.api.enums.v1.CommandType.COMMAND_TYPE_COMPLETE_WORKFLOW_EXECUTION, completeWorkflowExecutionCommandAttributes: {} }],
+    });
+    const events = (await client.workflow.getHandle(h.workflowId).fetchHistory()).events!;
+    // The attempt that completed wrote its scheduled and started events, then its completion.
+    expect(types(events)).toEqual([
+      ...written, 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED', 'EVENT_TYPE_WORKFLOW_TASK_STARTED', 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED', 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED',
+    ]);
+    expect(events[4]!.workflowTaskScheduledEventAttributes?.attempt).toBe(3);
     await connection.close();
     await s.stop();
   });

@@ -69,6 +69,18 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** The event ids of each history page read with `maximumPageSize` (a page is whole event batches). */
+async function historyPages(workflowId: string, maximumPageSize: number): Promise<number[][]> {
+  const pages: number[][] = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const res = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId }, maximumPageSize, nextPageToken });
+    pages.push((res.history?.events ?? []).map((e) => num(e.eventId)));
+    nextPageToken = res.nextPageToken && res.nextPageToken.length > 0 ? res.nextPageToken : undefined;
+  } while (nextPageToken && pages.length < 100);
+  return pages;
+}
+
 function encoded(events: temporal.api.history.v1.IHistoryEvent[]): Buffer {
   return Buffer.from(HISTORY.encode({ events }).finish());
 }
@@ -82,6 +94,9 @@ describe('durable embedded server', () => {
       const done = await client.workflow.start('echo', { taskQueue: tq, workflowId: uniqueWorkflowId('done'), args: ['hello'] });
       expect(await done.result()).toBe('hello');
       const doneHistory = await done.fetchHistory();
+      // One batch a page: the start, the task's start, its completion with the close; then an empty page.
+      const donePages = await historyPages(done.workflowId, 1);
+      expect(donePages).toEqual([[1, 2], [3], [4, 5], []]);
 
       // A failed run: the DLQ.
       const failedId = uniqueWorkflowId('failed');
@@ -147,6 +162,8 @@ describe('durable embedded server', () => {
       expect(failedList).toHaveLength(1);
 
       expect(encoded((await done.fetchHistory()).events!)).toEqual(encoded(doneHistory.events!));
+      // The batch boundaries were stored too: the history pages the same way after the restart.
+      expect(await historyPages(done.workflowId, 1)).toEqual(donePages);
 
       const described = await steps.describe();
       expect(described.memo).toEqual({ owner: 'durable-test' });

@@ -18,11 +18,12 @@ import {
   startFileWorker,
   uniqueTaskQueue,
   uniqueWorkflowId,
+  waitForEvent,
   type FileWorker,
   type HistoryEvent,
 } from '../helpers/temporal-env';
 import { createActivities } from './activities';
-import { echo, runActivity, waitForFinish } from './workflows';
+import { echo, runActivity, sleepThenReturn, waitForFinish } from './workflows';
 import { addSignal, finishSignal, valuesQuery } from './workflows/definitions';
 
 jest.setTimeout(120_000);
@@ -68,32 +69,46 @@ describe('DescribeTaskQueue', () => {
 });
 
 describe('GetWorkflowExecutionHistoryReverse', () => {
-  it('pages newest first with maximumPageSize; the pages together are the whole history reversed', async () => {
+  it('pages newest first, maximumPageSize whole event batches a page; the pages together are the whole history reversed', async () => {
     const workflowId = uniqueWorkflowId('ui-rev');
     await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['x'], { startToCloseTimeout: '10s' }] }));
     const full = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } });
     const forward = full.history!.events!;
-    expect(forward.length).toBeGreaterThan(6);
+    // The run's batches, each appended by one request, oldest first.
+    const batches = [
+      ['WorkflowExecutionStarted', 'WorkflowTaskScheduled'],
+      ['WorkflowTaskStarted'],
+      ['WorkflowTaskCompleted', 'ActivityTaskScheduled'],
+      ['ActivityTaskStarted', 'ActivityTaskCompleted', 'WorkflowTaskScheduled'],
+      ['WorkflowTaskStarted'],
+      ['WorkflowTaskCompleted', 'WorkflowExecutionCompleted'],
+    ];
+    expect(forward.map(eventTypeName)).toEqual(batches.flat());
+    const newestFirst = batches.map((b) => [...b].reverse()).reverse();
 
-    const pages: HistoryEvent[][] = [];
-    let nextPageToken: Uint8Array | undefined;
-    do {
-      const page = await env.client.workflowService.getWorkflowExecutionHistoryReverse({
-        namespace: namespace(), execution: { workflowId }, maximumPageSize: 3, nextPageToken,
-      });
-      pages.push(page.history?.events ?? []);
-      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-      expect(pages.length).toBeLessThan(100);
-    } while (nextPageToken);
+    const readPages = async (maximumPageSize: number): Promise<HistoryEvent[][]> => {
+      const pages: HistoryEvent[][] = [];
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const page = await env.client.workflowService.getWorkflowExecutionHistoryReverse({
+          namespace: namespace(), execution: { workflowId }, maximumPageSize, nextPageToken,
+        });
+        pages.push(page.history?.events ?? []);
+        nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+        expect(pages.length).toBeLessThan(100);
+      } while (nextPageToken);
+      return pages;
+    };
 
-    expect(pages.slice(0, -1).every((p) => p.length === 3)).toBe(true);
-    expect(pages.flat().map((e) => Number(e.eventId))).toEqual(forward.map((e) => Number(e.eventId)).reverse());
-    expect(eventTypeName(pages[0]![0]!)).toBe('WorkflowExecutionCompleted');
-    expect(Number(pages.at(-1)!.at(-1)!.eventId)).toBe(1);
+    // Three batches a page (6 and 5 events for a size of 3); the page that reaches event 1 has no token.
+    const threes = await readPages(3);
+    expect(threes.map((p) => p.map(eventTypeName))).toEqual([newestFirst.slice(0, 3).flat(), newestFirst.slice(3).flat()]);
+    expect(threes.flat().map((e) => Number(e.eventId))).toEqual(forward.map((e) => Number(e.eventId)).reverse());
 
-    // The UI's "latest event" read: one event, the newest.
-    const one = await env.client.workflowService.getWorkflowExecutionHistoryReverse({ namespace: namespace(), execution: { workflowId }, maximumPageSize: 1 });
-    expect(one.history!.events!.map((e) => Number(e.eventId))).toEqual([forward.length]);
+    // The UI's "latest event" read (a size of 1) gets the newest batch, the closing one.
+    const ones = await readPages(1);
+    expect(ones.map((p) => p.map(eventTypeName))).toEqual(newestFirst);
+    expect(ones[0]!.map((e) => Number(e.eventId))).toEqual([forward.length, forward.length - 1]);
   });
 
   it('refuses a page token it did not issue', async () => {
@@ -229,17 +244,84 @@ describe('ResetWorkflowExecution (the Web UI\'s "Reset")', () => {
     });
   });
 
-  it('refuses a reset point after the run\'s first command, naming the first workflow task', async () => {
+  it('with reapply type NONE, the signals after the reset point are not re-applied', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-none');
+    const handle = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId });
+    await worker.run(async () => {
+      await waitForEvent(handle, (e) => eventTypeName(e) === 'WorkflowTaskCompleted');
+      await handle.signal(addSignal, 'dropped');
+      expect(await handle.query(valuesQuery)).toEqual(['dropped']);
+    });
+    const firstTask = (await handle.fetchHistory()).events!.find((e) => eventTypeName(e) === 'WorkflowTaskCompleted')!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'no reapply', workflowTaskFinishEventId: firstTask.eventId, requestId: `r-${workflowId}`,
+      resetReapplyType: temporal.api.enums.v1.ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+    });
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    await worker.run(async () => {
+      expect(await reset.query(valuesQuery)).toEqual([]);
+      await reset.signal(finishSignal, 'done');
+      expect(await reset.result()).toBe('done');
+    });
+    expect((await reset.fetchHistory()).events!.filter((e) => eventTypeName(e) === 'WorkflowExecutionSignaled')).toHaveLength(1);
+  });
+
+  it('resets to a later workflow task: the new run keeps the base run\'s events up to it, and a completed activity is not run again', async () => {
     const workflowId = uniqueWorkflowId('ui-reset-late');
     await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['late'], { startToCloseTimeout: '10s' }] }));
-    const history = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } })).history!.events!;
+    const baseRun = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } });
+    const history = baseRun.history!.events!;
     const tasks = history.filter((e) => eventTypeName(e) === 'WorkflowTaskCompleted');
     expect(tasks.length).toBeGreaterThan(1);
-    const err = await rejectionOf(env.client.workflowService.resetWorkflowExecution({
-      namespace: namespace(), workflowExecution: { workflowId }, reason: 'late', workflowTaskFinishEventId: tasks.at(-1)!.eventId, requestId: `r-${workflowId}`,
-    }));
-    expect(grpcCode(err)).toBe(grpc.status.UNIMPLEMENTED);
-    expect(String((err as Error).message)).toContain(`reset to event ${Number(tasks[0]!.eventId)} (the first workflow task) instead`);
+    const last = tasks.at(-1)!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'late', workflowTaskFinishEventId: last.eventId, requestId: `r-${workflowId}`,
+    });
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    expect(await worker.run(() => reset.result())).toBe('Hello, late!');
+    const events = (await reset.fetchHistory()).events!;
+    const kept = Number(last.eventId) - 1;
+    // The base run's events through the reset task's WorkflowTaskStarted, then that task failed with RESET_WORKFLOW.
+    expect(events.slice(0, kept).map(eventTypeName)).toEqual(history.slice(0, kept).map(eventTypeName));
+    expect(events.slice(kept).map(eventTypeName)).toEqual([
+      'WorkflowTaskFailed', 'WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskCompleted', 'WorkflowExecutionCompleted',
+    ]);
+    expect(events[kept]!.workflowTaskFailedEventAttributes).toMatchObject({ cause: WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW, newRunId: runId });
+    expect(events.filter((e) => eventTypeName(e) === 'ActivityTaskScheduled')).toHaveLength(1);
+  });
+
+  it('resets to a workflow task while a timer was pending: the new run keeps the timer, which fires there', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-timer');
+    const base = await env.client.workflow.start(sleepThenReturn, { taskQueue: worker.taskQueue, workflowId, args: [2_000] });
+    await worker.run(async () => {
+      await waitForEvent(base, (e) => eventTypeName(e) === 'TimerStarted');
+      // A signal the workflow does not handle: a second workflow task, completed while the timer is pending.
+      await base.signal('nobodyListens');
+      await waitForEvent(base, (e) => eventTypeName(e) === 'WorkflowTaskCompleted' && Number(e.eventId) > 5);
+      await base.result();
+    });
+    const history = (await base.fetchHistory()).events!;
+    const tasks = history.filter((e) => eventTypeName(e) === 'WorkflowTaskCompleted');
+    const second = tasks[1]!;
+    const timerStarted = history.find((e) => eventTypeName(e) === 'TimerStarted')!;
+    expect(Number(timerStarted.eventId)).toBeLessThan(Number(second.eventId));
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: { workflowId }, reason: 'timer', workflowTaskFinishEventId: second.eventId, requestId: `r-${workflowId}`,
+    });
+    const reset = env.client.workflow.getHandle(workflowId, runId!);
+    expect(await worker.run(() => reset.result())).toBeGreaterThanOrEqual(2_000);
+    const types = (await reset.fetchHistory()).events!.map(eventTypeName);
+    // The prefix's timer is the new run's: started once (in the prefix) and fired once (in the new run).
+    expect(types.slice(0, Number(second.eventId) - 1)).toEqual(history.slice(0, Number(second.eventId) - 1).map(eventTypeName));
+    expect(types.filter((t) => t === 'TimerStarted')).toHaveLength(1);
+    expect(types.indexOf('TimerFired')).toBeGreaterThan(Number(second.eventId) - 1);
+    expect(types.at(-1)).toBe('WorkflowExecutionCompleted');
+  });
+
+  it('refuses a reset point that is not the end of a workflow task', async () => {
+    const workflowId = uniqueWorkflowId('ui-reset-bad');
+    await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['bad'], { startToCloseTimeout: '10s' }] }));
+    const history = (await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution: { workflowId } })).history!.events!;
     const notATask = await rejectionOf(env.client.workflowService.resetWorkflowExecution({
       namespace: namespace(), workflowExecution: { workflowId }, reason: 'x', workflowTaskFinishEventId: history[0]!.eventId, requestId: `r2-${workflowId}`,
     }));
@@ -270,7 +352,7 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
     expect(grpcCode(await rejectionOf(env.client.workflowService.describeBatchOperation({ namespace: namespace(), jobId: 'no-such-job' })))).toBe(grpc.status.NOT_FOUND);
   });
 
-  it('signals the listed executions; a closed one counts as a failure', async () => {
+  it('signals the listed executions; a closed or unknown one counts as done, not as a failure (NOT_FOUND)', async () => {
     const prefix = uniqueWorkflowId('ui-batch-sig');
     const open = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-open` });
     const closed = await env.client.workflow.start(waitForFinish, { taskQueue: worker.taskQueue, workflowId: `${prefix}-closed` });
@@ -278,7 +360,7 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
     const jobId = `job-${prefix}`;
     await env.client.workflowService.startBatchOperation({
       namespace: namespace(), jobId, reason: 'bulk signal',
-      executions: [{ workflowId: open.workflowId }, { workflowId: closed.workflowId }],
+      executions: [{ workflowId: open.workflowId }, { workflowId: closed.workflowId }, { workflowId: `${prefix}-never-started` }],
       signalOperation: { signal: 'finish', input: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"batch"') }] } },
     });
     expect(await worker.run(() => open.result())).toBe('batch');
@@ -287,6 +369,11 @@ describe('batch operations (the Web UI\'s bulk actions)', () => {
       if (j.state !== BatchOperationState.BATCH_OPERATION_STATE_COMPLETED) throw new Error(`batch job ${jobId} is in state ${String(j.state)}`);
       return j;
     });
-    expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([2, 1, 1]);
+    // The real server's batcher treats NOT_FOUND (closed or missing run) as nothing left to do.
+    expect([Number(job.totalOperationCount), Number(job.completeOperationCount), Number(job.failureOperationCount)]).toEqual([3, 3, 0]);
+    // The closed run was not signalled.
+    const closedEvents = (await closed.fetchHistory()).events ?? [];
+    expect(eventTypeName(closedEvents.at(-1)!)).toBe('WorkflowExecutionTerminated');
+    expect(closedEvents.map(eventTypeName)).not.toContain('WorkflowExecutionSignaled');
   });
 });

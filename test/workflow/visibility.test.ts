@@ -290,29 +290,37 @@ describe('history', () => {
     });
   }
 
-  test('GetWorkflowExecutionHistory pages with maximumPageSize and nextPageToken', async () => {
+  test('GetWorkflowExecutionHistory pages whole event batches: maximumPageSize batches a page, a full page followed by a token', async () => {
     const handle = await fullRun();
     const full = (await handle.fetchHistory()).events ?? [];
-    expect(full.length).toBeGreaterThanOrEqual(5);
-    const paged: HistoryEvent[] = [];
-    let nextPageToken: Uint8Array | undefined;
-    let pages = 0;
-    do {
-      const res = await env.client.workflowService.getWorkflowExecutionHistory({
-        namespace: namespace(),
-        execution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
-        maximumPageSize: 2,
-        nextPageToken,
-      });
-      const events = res.history?.events ?? [];
-      expect(events.length).toBeLessThanOrEqual(2);
-      paged.push(...events);
-      nextPageToken = res.nextPageToken && res.nextPageToken.length > 0 ? res.nextPageToken : undefined;
-      pages += 1;
-    } while (nextPageToken && pages < 50);
-    expect(pages).toBeGreaterThanOrEqual(Math.ceil(full.length / 2));
-    expect(paged.map((e) => num(e.eventId))).toEqual(full.map((e) => num(e.eventId)));
-    expect(eventTypes({ events: paged })).toEqual(eventTypes({ events: full }));
+    const execution = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    const readPages = async (maximumPageSize: number): Promise<HistoryEvent[][]> => {
+      const pages: HistoryEvent[][] = [];
+      let nextPageToken: Uint8Array | undefined;
+      do {
+        const res = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution, maximumPageSize, nextPageToken });
+        pages.push(res.history?.events ?? []);
+        nextPageToken = res.nextPageToken && res.nextPageToken.length > 0 ? res.nextPageToken : undefined;
+      } while (nextPageToken && pages.length < 50);
+      return pages;
+    };
+    // echo's history is three batches, each appended by one request: the start (with the first
+    // workflow task), the task's start, and its completion (with the run's close).
+    const batches = [
+      ['WorkflowExecutionStarted', 'WorkflowTaskScheduled'],
+      ['WorkflowTaskStarted'],
+      ['WorkflowTaskCompleted', 'WorkflowExecutionCompleted'],
+    ];
+    expect(eventTypes({ events: full })).toEqual(batches.flat());
+    // One batch a page; the third page is full, so a token follows it and the fourth page is empty.
+    const ones = await readPages(1);
+    expect(ones.map((page) => eventTypes({ events: page }))).toEqual([...batches, []]);
+    // Two batches a page: 3 events on the first page although the size is 2.
+    const twos = await readPages(2);
+    expect(twos.map((page) => eventTypes({ events: page }))).toEqual([[...batches[0]!, ...batches[1]!], batches[2]]);
+    for (const pages of [ones, twos]) expect(pages.flat().map((e) => num(e.eventId))).toEqual(full.map((e) => num(e.eventId)));
+    // A page larger than the history holds all of it, with no token.
+    expect(await readPages(4)).toEqual([full]);
   });
 
   test('a long poll with waitNewEvent returns when the next event is written, and not before', async () => {

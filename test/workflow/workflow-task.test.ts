@@ -262,12 +262,16 @@ describe('workflow task failure and timeout', () => {
       expect(failed?.cause).toBe(temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE);
       expect(failed?.failure?.message).toMatch(/transient bug in the first workflow task/);
       expect([num(failed?.scheduledEventId), num(failed?.startedEventId)]).toEqual([2, 3]);
+      // Attempt 2 was transient: its scheduled and started events were written when it completed.
       expect(events[4]?.workflowTaskScheduledEventAttributes?.attempt).toBe(2);
+      expect(num(events[5]?.workflowTaskStartedEventAttributes?.scheduledEventId)).toBe(5);
+      const completed = events[6]?.workflowTaskCompletedEventAttributes;
+      expect([num(completed?.scheduledEventId), num(completed?.startedEventId)]).toEqual([5, 6]);
       expect((await handle.describe()).status.name).toBe('COMPLETED');
     });
   });
 
-  test('workflow tasks that time out are retried until the workflow can make progress', async () => {
+  test('workflow tasks that time out are retried as transient attempts until the workflow can make progress', async () => {
     const taskQueue = fileWorker.taskQueue;
     const taskTimeoutMs = 3_000;
     await withWorker(taskQueue, async () => {
@@ -278,19 +282,39 @@ describe('workflow task failure and timeout', () => {
       });
       await waitForEvent(handle, isType('WorkflowTaskCompleted'));
       await handle.signal(stepSignal);
-      // From here every task fails. The SDK reports only the first failure and leaves later attempts unanswered,
-      // so the run can only get going again if the server times those attempts out and retries.
+      // From here every task fails. The SDK reports only the first failure of a task and leaves later attempts
+      // unanswered, so the run can only get going again if the server times those attempts out and retries.
       const stepped = await waitForEvent(handle, isType('WorkflowExecutionSignaled'));
       const stepEventId = num(stepped.events?.find(isType('WorkflowExecutionSignaled'))?.eventId);
       const isTaskFailure = (e: temporal.api.history.v1.IHistoryEvent) => num(e.eventId) > stepEventId && (eventTypeName(e) === 'WorkflowTaskFailed' || eventTypeName(e) === 'WorkflowTaskTimedOut');
-      const failed = await waitForEvent(handle, isTaskFailure, { timeoutMs: 30_000 });
-      const firstFailureId = num(failed.events?.find(isTaskFailure)?.eventId);
-      // Then an unanswered attempt must time out and be retried (this used to be a fixed sleep of one timeout).
-      await waitForEvent(handle, (e) => num(e.eventId) > firstFailureId && eventTypeName(e) === 'WorkflowTaskTimedOut', { timeoutMs: 30_000 });
+      await waitForEvent(handle, isTaskFailure, { timeoutMs: 30_000 });
+      // An unanswered retry timed out and the next one is pending: attempt 3 or later.
+      await eventually(async () => {
+        const pending = (await handle.describe()).raw.pendingWorkflowTask;
+        expect(pending?.attempt ?? 0).toBeGreaterThanOrEqual(3);
+      }, { timeoutMs: 30_000, intervalMs: 100 });
+      // Retries after a failure are transient: no event of theirs is in the history, which still ends with
+      // the last written failure.
+      const during = (await handle.fetchHistory()).events ?? [];
+      expect(eventTypeName(during.at(-1)!)).toBe('WorkflowTaskFailed');
+      const firstFailure = during.findIndex(isTaskFailure);
+      const written = during.slice(firstFailure).map(eventTypeName);
+      expect(written.every((t) => t === 'WorkflowTaskFailed' || t === 'WorkflowTaskScheduled' || t === 'WorkflowTaskStarted')).toBe(true);
+
       await handle.signal(fixSignal);
       await expect(handle.result()).resolves.toBe('fixed');
-      const types = eventTypes(await handle.fetchHistory());
-      expect(types.at(-1)).toBe('WorkflowExecutionCompleted');
+      const events = (await handle.fetchHistory()).events ?? [];
+      // The signal made the next task a normal first attempt; its events are written, as is its completion.
+      expect(events.slice(-5).map(eventTypeName)).toEqual([
+        'WorkflowExecutionSignaled',
+        'WorkflowTaskScheduled',
+        'WorkflowTaskStarted',
+        'WorkflowTaskCompleted',
+        'WorkflowExecutionCompleted',
+      ]);
+      expect(eventTypeName(events.at(-6)!)).toBe('WorkflowTaskFailed');
+      expect(events.at(-4)?.workflowTaskScheduledEventAttributes?.attempt).toBe(1);
+      expect(events.map(eventTypeName)).not.toContain('WorkflowTaskTimedOut');
     });
   });
 });

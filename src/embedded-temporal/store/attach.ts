@@ -72,7 +72,7 @@ export async function openDurableState(options: ServerOptions, p: PersistenceOpt
     const restored = [];
     for (const [name, runs] of byNamespace) {
       const ns = state.allNamespaces().find((n) => n.namespace === name) ?? state.registerNamespace(name, null);
-      restored.push(...ns.restoreRuns(runs.map((r) => ({ start: runStartOf(r), events: r.events, saved: r.saved }))));
+      restored.push(...ns.restoreRuns(runs.map((r) => ({ start: runStartOf(r), events: r.events, saved: r.saved, batchStarts: r.batchStarts }))));
     }
     for (const run of restored) run.resumeAfterRestart();
     for (const ns of state.allNamespaces()) ns.sweep();

@@ -41,6 +41,8 @@ interface StoredState {
   b?: Array<{ e: string; r: number }>;
   a?: Array<{ id: number; n: number; s: string; at?: number; f?: string; d?: string; i?: string }>;
   q?: string[];
+  /** Workflow task attempt (above 1). */
+  w?: number;
 }
 
 /** The run's saved state as bytes, or null when there is nothing beside the history. */
@@ -54,7 +56,8 @@ export function encodeSavedState(state: SavedRunState): Buffer | null {
     }));
   }
   if (state.requestIds?.length) out.q = state.requestIds;
-  if (!out.b && !out.a && !out.q) return null;
+  if (state.workflowTaskAttempt && state.workflowTaskAttempt > 1) out.w = state.workflowTaskAttempt;
+  if (!out.b && !out.a && !out.q && !out.w) return null;
   return Buffer.from(JSON.stringify(out));
 }
 
@@ -70,6 +73,7 @@ export function decodeSavedState(bytes: Uint8Array | null): SavedRunState {
     }));
   }
   if (s.q) out.requestIds = s.q;
+  if (s.w) out.workflowTaskAttempt = s.w;
   return out;
 }
 

@@ -44,6 +44,8 @@ export interface StoredRun {
   userMetadata: unknown;
   saved: SavedRunState;
   events: HistoryEvent[];
+  /** First event id of each stored history row: the run's history batches. */
+  batchStarts: number[];
 }
 
 interface Track {
@@ -147,7 +149,7 @@ export class DurableStore implements ServerStoreHooks {
     for (const r of runsRes.rows) {
       const run: StoredRun = {
         runId: r.run_id, namespace: r.namespace, workflowId: r.workflow_id, seq: Number(r.seq), requestId: r.request_id,
-        userMetadata: decodeUserMetadata(r.user_metadata), saved: decodeSavedState(r.state), events: [],
+        userMetadata: decodeUserMetadata(r.user_metadata), saved: decodeSavedState(r.state), events: [], batchStarts: [],
       };
       byId.set(run.runId, run);
       runs.push(run);
@@ -169,6 +171,7 @@ export class DurableStore implements ServerStoreHooks {
         if (events[0]?.eventId !== run.events.length + 1) {
           throw new Error(`the durable store "${s}" is inconsistent: run ${row.run_id} has a history batch starting at event ${events[0]?.eventId} after ${run.events.length} events`);
         }
+        run.batchStarts.push(run.events.length + 1);
         run.events.push(...events);
       }
       if (rows.length < 2000) break;
@@ -287,14 +290,19 @@ export class DurableStore implements ServerStoreHooks {
     for (const { run } of this.dirty.values()) {
       const t = this.tracks.get(run.runId);
       if (!t) continue;
-      const fresh = run.history.slice(t.persisted);
-      if (fresh.length > 0) {
-        h.id.push(run.runId);
-        h.first.push(t.persisted + 1);
-        h.last.push(run.history.length);
-        h.events.push(blob.add(encodeEvents(fresh)));
+      if (run.history.length > t.persisted) {
+        // A row per history batch, so that a restarted server pages the history the same way.
+        const starts = run.batchStarts;
+        for (let i = run.batchIndexOf(t.persisted + 1); i < starts.length; i++) {
+          const first = Math.max(starts[i]!, t.persisted + 1);
+          const last = i + 1 < starts.length ? starts[i + 1]! - 1 : run.history.length;
+          h.id.push(run.runId);
+          h.first.push(first);
+          h.last.push(last);
+          h.events.push(blob.add(encodeEvents(run.history.slice(first - 1, last))));
+        }
+        this.stats.eventsWritten += run.history.length - t.persisted;
         t.persisted = run.history.length;
-        this.stats.eventsWritten += fresh.length;
       }
       const state = encodeSavedState(run.savedState());
       const stateChanged = !(state === null ? t.state === null : t.state !== null && state.equals(t.state));
