@@ -1,27 +1,28 @@
 /**
  * `npm run bench:e2e`: the whole service on one machine, loopback only. Rows are committed to
- * core.tb_entity_change_log; `fraiseql-observers start --role listener` (NOTIFY + polling) starts
- * processChangeEvent on the embedded Temporal server (its own process, `dev-server` style);
- * `fraiseql-observers start --role worker` runs three signed webhook actions per event against a
- * keep-alive HTTP receiver. Every phase gets a fresh stack (database, server, worker, listener,
- * receiver, each its own process), so phases do not leak backlog into each other and each process's
- * peak RSS is its own. The service processes run with their default settings (worker slots,
- * sticky cache, listener batch size).
+ * core.tb_entity_change_log; the listener (NOTIFY + polling) starts processChangeEvent; the worker
+ * runs three signed webhook actions per event against a keep-alive HTTP receiver. Every phase gets
+ * a fresh stack (database, service processes, receiver), so phases do not leak backlog into each
+ * other and each process's peak RSS is its own. The service runs with its default settings.
+ *
+ * Layouts (BENCH_E2E_SERVERS, default "start,embedded,dev"; see SERVER_LABEL):
+ *   start      the default deployment: one `fraiseql-observers start` process, embedded server durable
+ *   embedded   three processes: embedded server (durable; BENCH_E2E_EMBEDDED_STORE=memory for memory),
+ *              `start --role worker`, `start --role listener`; the server's call counters are printed
+ *   dev        the same three on Temporal's own dev server (`temporal server start-dev`, built by
+ *              scripts/real-temporal.sh under REAL_TEMPORAL_DIR; without it those rows are not run,
+ *              and the output says so)
  *
  * Phases (durations and rates from the environment, for a quick run):
  *   throughput   BENCH_E2E_EVENTS rows at once (default 3000); events/s and deliveries/s fully delivered
- *   rate R       BENCH_E2E_RATES (default "100,500") events/s for BENCH_E2E_SECONDS (default 30);
- *                commit→delivery latency (commit_time of the row → arrival of the event's LAST webhook)
+ *   rate R       BENCH_E2E_RATES (default "150") events/s for BENCH_E2E_SECONDS (default 60);
+ *                commit→delivery latency (commit_time of the row → arrival of the event's LAST webhook);
+ *                for `start` at 150/s, the issue-13 targets table
  *   parallel     BENCH_E2E_PARALLEL_RUNS events (default 10), one at a time, each with 3 actions of 100 ms;
- *                baseline: the same 3 activity calls one after another, without Temporal
+ *                baseline: the same 3 activity calls one after another, without Temporal (`start` only)
  * Waiting for a backlog to drain is capped by BENCH_E2E_DRAIN_SECONDS (default 60); what is not
  * delivered by then is reported as such, never dropped from the percentiles. BENCH_E2E_RATES= (empty)
  * and BENCH_E2E_PARALLEL_RUNS=0 skip those phases.
- * Side by side: BENCH_E2E_SERVERS (default "embedded,dev") runs the throughput and rate phases on
- * each server: the embedded one, and Temporal's own dev server (`temporal server start-dev`, in
- * memory, with the service's search attributes; built by scripts/real-temporal.sh under
- * REAL_TEMPORAL_DIR). Without that binary the dev-server rows are not run, and the output says so.
- * The parallelism phase runs on the embedded server only.
  * The peer (bench/peer/): in the same run, the throughput and rate phases also run a plain pipeline
  * a team might build instead, as a yardstick: a row trigger on the change log enqueues a
  * graphile-worker job in the row's transaction, and a graphile-worker process (its own, like the
@@ -31,7 +32,9 @@
  * same way; each table gets a "peer (graphile-worker)" row and a service ÷ peer line (CPU per event,
  * p99 latency). It gives none of Temporal's durability per action (no per-action retry state or
  * history): a failed job is retried whole. BENCH_E2E_PEER=0 skips it.
- * BENCH_E2E_WORKER_CPU_PROF=DIR runs the worker with `--cpu-prof --cpu-prof-dir=DIR` (one .cpuprofile
+ * BENCH_E2E_SERVICE_LOG=FILE appends the service processes' JSON logs to FILE (level
+ * BENCH_E2E_SERVICE_LOG_LEVEL, default warn).
+ * BENCH_E2E_WORKER_CPU_PROF=DIR runs the worker (or the one process) with `--cpu-prof --cpu-prof-dir=DIR` (one .cpuprofile
  * per JS thread, written when it exits) and writes DIR/window-<phase>.json: the measured window of the
  * throughput phase in the profiles' clock (CLOCK_MONOTONIC, µs), to keep start-up (bundling) out of a
  * summary.

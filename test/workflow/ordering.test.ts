@@ -143,6 +143,8 @@ describe('per-entity ordering', () => {
       inputs.push(JSON.parse(Buffer.from(payload!.data!).toString('utf8')) as ProcessChangeEventInput);
     }
     expect(inputs.map((i) => i.predecessorWorkflowId)).toEqual([undefined, ids[0], ids[1]]);
+    // The last action's trace row is written before its run closes: wait for the runs to report.
+    await waitFor('three finished runs', () => finished.filter((f) => ids.includes(f.workflowId)).length === 3, 30_000, 50);
     expect(finished.filter((f) => ids.includes(f.workflowId)).map((f) => f.result.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
     await listener.stop();
   });
