@@ -168,7 +168,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: variable(name(/^\S{1,255}$/, 'a task queue name without spaces'), 'fraiseql-observers'),
   WORKFLOW_ID_PREFIX: variable(name(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits, . _ : or -'), DEFAULT_WORKFLOW_ID_PREFIX),
   MAX_STARTS_IN_FLIGHT: variable(positive(100_000), 64),
-  MAX_TASK_BACKLOG: variable(integer(0, 1_000_000, 'a non-negative integer (0 = no backpressure)'), 200),
+  MAX_TASK_BACKLOG: variable(integer(0, 1_000_000, 'a non-negative integer (0 = no backpressure)'), 0),
   REDIS_URL: variable<string | null>(url(['redis', 'rediss']), null),
   ELASTICSEARCH_URL: variable<string | null>(url(['http', 'https']), null),
   METRICS_PORT: variable(integer(0, 65_535, 'a port number (0-65535)'), 9464),
