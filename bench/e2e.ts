@@ -52,7 +52,7 @@ import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import pino from 'pino';
 import { closeActivities, createActivities, InMemoryBreakerStore, type WebhookAction } from '../src/activities';
 import { migrate } from '../src/db/migrate';
@@ -63,6 +63,7 @@ import { GRAPHILE_WORKER_VERSION, installPeer } from './peer/install';
 import type { PeerWorkerMessage } from './peer/worker';
 import { cpuSeconds, threadCpuSeconds, type ThreadGroup } from './proc';
 import { realTemporalCli, startRealDevServer } from './real-temporal';
+import { benchDatabase } from './database';
 import { peakRssMiB, percentile, printTable } from './table';
 
 const num = (name: string, fallback: number): number => {
@@ -82,7 +83,8 @@ const SECONDS = num('BENCH_E2E_SECONDS', 60);
 const DRAIN_SECONDS = num('BENCH_E2E_DRAIN_SECONDS', 60);
 const PARALLEL_RUNS = process.env.BENCH_E2E_PARALLEL_RUNS === '0' ? 0 : num('BENCH_E2E_PARALLEL_RUNS', 10);
 const WORKER_CPU_PROF = process.env.BENCH_E2E_WORKER_CPU_PROF || undefined;
-const SERVICE_LOG = process.env.BENCH_E2E_SERVICE_LOG || undefined;
+/** BENCH_E2E_SERVICE_LOG=FILE: one descriptor, opened once, that every service process appends to. */
+const SERVICE_LOG_FD = process.env.BENCH_E2E_SERVICE_LOG ? openSync(process.env.BENCH_E2E_SERVICE_LOG, 'a') : undefined;
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNING_SECRET = randomBytes(16).toString('hex');
 /**
@@ -194,7 +196,7 @@ async function startService(role: 'all' | 'worker' | 'listener', configFile: str
   const proc = spawn(process.execPath, [...nodeFlags, path.resolve(__dirname, '../../bin/run.js'), 'start', '--config', configFile, '--role', role, '--metrics-port', String(metricsPort), ...args], {
     env: { ...process.env, ...env, LOG_LEVEL: process.env.BENCH_E2E_SERVICE_LOG_LEVEL ?? 'warn', METRICS_HOST: '127.0.0.1' },
     // BENCH_E2E_SERVICE_LOG=FILE appends the service processes' logs (JSON lines) to FILE.
-    stdio: ['ignore', SERVICE_LOG === undefined ? 'ignore' : openSync(SERVICE_LOG, 'a'), 'pipe'],
+    stdio: ['ignore', SERVICE_LOG_FD ?? 'ignore', 'pipe'],
   });
   // Its start-up banner and warnings are kept, and shown only if it fails.
   let stderr = '';
@@ -276,13 +278,8 @@ type ServerStats = Record<string, number>;
 
 /** Builds a fresh stack, runs `fn`, and tears it down; returns fn's result and each process's peak RSS. */
 async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind: ServerKind = 'start'): Promise<{ result: T; rss: StackRss; stats: ServerStats | null }> {
-  const dbName = `fo_bench_e2e_${randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: SERVER });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const u = new URL(SERVER);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
+  const db = await benchDatabase('fo_bench_e2e', SERVER);
+  const databaseUrl = db.url;
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   pool.on('error', () => undefined);
   const children: Child[] = [];
@@ -373,8 +370,7 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
     await connection?.close().catch(() => undefined);
     server?.kill('SIGKILL');
     await pool.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await db.drop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -416,13 +412,8 @@ function forkPeerWorker(databaseUrl: string, urls: string[]): Promise<Child> {
  * worker, each its own process; runs `fn` and tears it all down.
  */
 async function withPeerStack<T>(paths: string[], fn: (s: LoadTarget) => Promise<T>): Promise<{ result: T; rss: PeerRss }> {
-  const dbName = `fo_bench_e2e_peer_${randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: SERVER });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const u = new URL(SERVER);
-  u.pathname = `/${dbName}`;
-  const databaseUrl = u.toString();
+  const db = await benchDatabase('fo_bench_e2e_peer', SERVER);
+  const databaseUrl = db.url;
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   pool.on('error', () => undefined);
   const children: Child[] = [];
@@ -448,8 +439,7 @@ async function withPeerStack<T>(paths: string[], fn: (s: LoadTarget) => Promise<
   } finally {
     for (const c of [...children].reverse()) await stopChild(c).catch(() => undefined);
     await pool.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await db.drop().catch(() => undefined);
   }
 }
 

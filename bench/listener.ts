@@ -19,6 +19,7 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type InjectedSinks } from '@temporalio/worker';
 import Table from 'cli-table3';
 import { Client, Pool } from 'pg';
+import { benchDatabase } from './database';
 import pino from 'pino';
 import { InMemoryBreakerStore, closeActivities, createActivities } from '../src/activities';
 import { createOrderingActivities } from '../src/activities/ordering';
@@ -65,17 +66,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const name = `fo_bench_listener_${randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: SERVER });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  const u = new URL(SERVER);
-  u.pathname = `/${name}`;
+  const db = await benchDatabase('fo_bench_listener', SERVER);
   try {
-    return await fn(u.toString());
+    return await fn(db.url);
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
 }
 

@@ -29,8 +29,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Client as PgClient } from 'pg';
+import type { Client as PgClient } from 'pg';
+import { benchDatabase, onAdmin } from './database';
 import { bundleWorkflowCode, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { percentile, printTable } from './table';
 import { cpuSeconds, peakRssMiB, threadCpuSeconds, type ThreadGroup } from './proc';
@@ -140,28 +140,15 @@ async function forkReady(file: string, args: string[]): Promise<ChildProcess> {
 
 const BENCH_PG = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function onAdmin<T>(fn: (c: PgClient) => Promise<T>): Promise<T> {
-  const c = new PgClient({ connectionString: BENCH_PG });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+/** An admin session on BENCH_PG. */
+const admin = <T>(fn: (c: PgClient) => Promise<T>): Promise<T> => onAdmin(BENCH_PG, fn);
 
 /** A fresh database for one durable row; `drop()` removes it. */
-async function benchDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `bench_temporal_${randomBytes(4).toString('hex')}`;
-  await onAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
-  const u = new URL(BENCH_PG);
-  u.pathname = `/${name}`;
-  return { url: u.toString(), name, drop: () => onAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined) };
-}
+const freshDatabase = () => benchDatabase('bench_temporal', BENCH_PG);
 
 /** Backend pid of the durable server's store session (its CPU is the database's share). */
 async function storeBackendPid(database: string): Promise<number> {
-  return await onAdmin(async (c) => {
+  return await admin(async (c) => {
     const { rows } = await c.query<{ pid: number }>(
       "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'fraiseql-observers temporal-store%'", [database],
     );
@@ -227,7 +214,7 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 async function runConfig(config: BenchConfig, bundlePath: string, n: number, warmup: number): Promise<Row> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const db = config.durable ? await benchDatabase() : null;
+  const db = config.durable ? await freshDatabase() : null;
   const server = config.server === 'real dev server' ? await startRealServer(port) : await startServer(port, db?.url);
   const children: ChildProcess[] = [];
   try {
