@@ -7,14 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { format } from 'node:util';
-import { captureOutput } from '@oclif/test';
 import { Redis } from 'ioredis';
 import { RedisResultCacheStore, cacheKeys } from '../../src/activities';
 import CacheStats, { type CacheStatsResult } from '../../src/cli/commands/cache-stats';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(30_000);
-const ROOT = path.join(__dirname, '..', '..');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 beforeAll(() => {
@@ -23,17 +21,8 @@ beforeAll(() => {
   jest.spyOn(oclifOs, 'getPlatform').mockResolvedValue(process.platform);
 });
 
-async function cacheStats(argv: string[]): Promise<{ result?: CacheStatsResult; stdout: string; error?: Error & { oclif?: { exit?: number } } }> {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<CacheStatsResult>(() => CacheStats.run(argv, ROOT));
-    return { result: r.result, stdout: r.stdout + lines.join('\n'), error: r.error };
-  } finally {
-    spy.mockRestore();
-  }
+function cacheStats(argv: string[]) {
+  return runCommand<CacheStatsResult>(CacheStats, argv);
 }
 
 describe('cache-stats', () => {

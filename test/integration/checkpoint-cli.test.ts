@@ -5,18 +5,16 @@
  * checkpoint at once instead of waiting for a save to fail its compare-and-swap.
  */
 import path from 'node:path';
-import { format } from 'node:util';
 import pino from 'pino';
-import { captureOutput } from '@oclif/test';
 import CheckpointReset from '../../src/cli/commands/checkpoint/reset';
 import CheckpointSet, { type CheckpointSetResult } from '../../src/cli/commands/checkpoint/set';
 import CheckpointShow from '../../src/cli/commands/checkpoint/show';
 import { migrate } from '../../src/db/migrate';
 import { ChangeLogListener, RecordingStarter } from '../../src/listener';
 import { createTestDatabase, insertChanges, stubRowHandler, waitFor, type TestDatabase } from '../helpers/pg';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(90_000);
-const ROOT = `${__dirname}/../..`;
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 beforeAll(() => {
@@ -29,18 +27,6 @@ afterEach(() => {
   process.exitCode = undefined;
 });
 
-async function runCli<T>(cmd: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]) {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<T>(() => cmd.run(argv, ROOT));
-    return { ...r, stdout: r.stdout + lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('checkpoint commands on a database that was never migrated', () => {
   let db: TestDatabase;
@@ -56,10 +42,10 @@ describe('checkpoint commands on a database that was never migrated', () => {
     ['set', CheckpointSet, ['--listener-id', 'orders', '5']],
     ['reset', CheckpointReset, ['--listener-id', 'orders', '--force']],
   ] as const)('checkpoint %s says to run migrate first (exit 3), also with --json', async (_name, cmd, args) => {
-    const plain = await runCli(cmd, ['--database-url', db.url, ...args]);
+    const plain = await runCommand(cmd, ['--database-url', db.url, ...args]);
     expect(plain.error?.message).toMatch(/^The table observer_checkpoints does not exist in 127\.0\.0\.1:5432\/fo_cp_unmigrated\S*: run `fraiseql-observers migrate` first$/);
     expect(plain.error?.oclif?.exit).toBe(3);
-    const json = await runCli(cmd, ['--database-url', db.url, ...args, '--json']);
+    const json = await runCommand(cmd, ['--database-url', db.url, ...args, '--json']);
     const printed = JSON.parse(json.stdout) as { error: Record<string, unknown> };
     expect(printed.error.message).toMatch(/run `fraiseql-observers migrate` first$/);
     // Nothing of the driver error: no SQLSTATE, no C source file and line.
@@ -87,12 +73,12 @@ describe('checkpoint set / reset', () => {
 
   it('refuses an unknown listener id unless --create, naming the known ones', async () => {
     await waitFor('the leader to create its checkpoint', () => listener.status().checkpoint !== null);
-    const typo = await runCli(CheckpointSet, ['--database-url', db.url, '--listener-id', 'ordres', '0']);
+    const typo = await runCommand(CheckpointSet, ['--database-url', db.url, '--listener-id', 'ordres', '0']);
     expect(typo.error?.message).toBe('--listener-id: listener "ordres" has no checkpoint in this database (known: orders); pass --create to create one');
     expect(typo.error?.oclif?.exit).toBe(1);
-    const reset = await runCli(CheckpointReset, ['--database-url', db.url, '--listener-id', 'ordres', '--force']);
+    const reset = await runCommand(CheckpointReset, ['--database-url', db.url, '--listener-id', 'ordres', '--force']);
     expect(reset.error?.oclif?.exit).toBe(1);
-    const created = await runCli<CheckpointSetResult>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'ordres', '--create', '0', '--json']);
+    const created = await runCommand<CheckpointSetResult>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'ordres', '--create', '0', '--json']);
     expect(created.error).toBeUndefined();
     expect(created.result).toMatchObject({ listenerId: 'ordres', previous: null, position: '0', created: true });
   });
@@ -102,18 +88,18 @@ describe('checkpoint set / reset', () => {
     const head = first[2] as string;
     await waitFor('the first rows behind the checkpoint', () => listener.status().checkpoint === head);
 
-    const past = await runCli(CheckpointSet, ['--database-url', db.url, '--listener-id', 'orders', '999']);
+    const past = await runCommand(CheckpointSet, ['--database-url', db.url, '--listener-id', 'orders', '999']);
     expect(past.error?.message).toBe(
       `position 999 is past the head of core.tb_entity_change_log (${head}): the listener would skip every row written until the table gets there. Pass --force if that is what you want.`,
     );
     expect(past.error?.oclif?.exit).toBe(2);
 
-    const forced = await runCli<CheckpointSetResult>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'orders', '999', '--force', '--json']);
+    const forced = await runCommand<CheckpointSetResult>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'orders', '999', '--force', '--json']);
     expect(forced.result).toMatchObject({ previous: head, position: '999', head, runningLeaderPid: expect.any(Number) });
     // Caught up, the leader saves nothing: it must see the move in the table, not through a failed save.
     await waitFor('the leader to adopt 999', () => listener.status().checkpoint === '999', 10_000);
 
-    const back = await runCli(CheckpointSet, ['--database-url', db.url, '--listener-id', 'orders', head]);
+    const back = await runCommand(CheckpointSet, ['--database-url', db.url, '--listener-id', 'orders', head]);
     expect(back.error).toBeUndefined();
     expect(back.stdout).toContain(`Checkpoint of orders: 999 -> ${head}`);
     await waitFor('the leader to adopt the move back', () => listener.status().checkpoint === head, 10_000);

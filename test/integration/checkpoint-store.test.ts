@@ -1,8 +1,6 @@
 /** Checkpoint store: compare-and-swap, leader fencing, history, and the checkpoint CLI commands. */
 import path from 'node:path';
-import { format } from 'node:util';
 import { Client } from 'pg';
-import { captureOutput } from '@oclif/test';
 import { advisoryKey } from '../../src/db/advisory';
 import { migrate } from '../../src/db/migrate';
 import {
@@ -13,9 +11,9 @@ import CheckpointShow from '../../src/cli/commands/checkpoint/show';
 import CheckpointSet from '../../src/cli/commands/checkpoint/set';
 import CheckpointReset from '../../src/cli/commands/checkpoint/reset';
 import { createTestDatabase, insertChanges, type TestDatabase } from '../helpers/pg';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(90_000);
-const ROOT = path.join(__dirname, '..', '..');
 
 beforeAll(() => {
   // See migrate.test.ts: keeps oclif's Config.load away from a dynamic import Jest cannot run.
@@ -23,19 +21,6 @@ beforeAll(() => {
   jest.spyOn(oclifOs, 'getPlatform').mockResolvedValue(process.platform);
 });
 
-/** Run a command, capturing its result, error and printed lines (oclif prints through console.log). */
-async function runCli<T>(cmd: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]) {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<T>(() => cmd.run(argv, ROOT));
-    return { ...r, stdout: r.stdout + lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('checkpoint store', () => {
   let db: TestDatabase;
@@ -114,27 +99,27 @@ describe('checkpoint store', () => {
 
   it('checkpoint set / show / reset commands', async () => {
     await insertChanges(db.pool, 25);
-    const set = await runCli<{ previous: string | null; position: string }>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'cli', '--create', '20', '--json']);
+    const set = await runCommand<{ previous: string | null; position: string }>(CheckpointSet, ['--database-url', db.url, '--listener-id', 'cli', '--create', '20', '--json']);
     expect(set.error).toBeUndefined();
     expect(set.result).toMatchObject({ previous: null, position: '20', runningLeaderPid: null });
 
-    const show = await runCli<{ checkpoints: Array<{ listenerId: string; lastProcessedId: string; lag: string }> }>(CheckpointShow, ['--database-url', db.url, '--listener-id', 'cli', '--json']);
+    const show = await runCommand<{ checkpoints: Array<{ listenerId: string; lastProcessedId: string; lag: string }> }>(CheckpointShow, ['--database-url', db.url, '--listener-id', 'cli', '--json']);
     expect(show.result?.checkpoints).toEqual([expect.objectContaining({ listenerId: 'cli', lastProcessedId: '20', lag: '5', head: '25' })]);
 
-    const human = await runCli(CheckpointShow, ['--database-url', db.url]);
+    const human = await runCommand(CheckpointShow, ['--database-url', db.url]);
     expect(human.stdout).toMatch(/cli\s+│\s+20\s+│\s+5/);
 
-    const bad = await runCli(CheckpointSet, ['--database-url', db.url, '--listener-id', 'cli', '-3']);
+    const bad = await runCommand(CheckpointSet, ['--database-url', db.url, '--listener-id', 'cli', '-3']);
     expect(bad.error?.message).toBeDefined();
-    const refused = await runCli(CheckpointReset, ['--database-url', db.url, '--listener-id', 'cli']);
+    const refused = await runCommand(CheckpointReset, ['--database-url', db.url, '--listener-id', 'cli']);
     expect(refused.error?.message).toMatch(/re-read the whole change log.*--force/);
-    const reset = await runCli(CheckpointReset, ['--database-url', db.url, '--listener-id', 'cli', '--force']);
+    const reset = await runCommand(CheckpointReset, ['--database-url', db.url, '--listener-id', 'cli', '--force']);
     expect(reset.stdout).toContain('Checkpoint of cli: 20 -> 0');
     expect((await readCheckpoint(db.pool, 'cli'))?.lastProcessedId).toBe('0');
 
-    const unknown = await runCli(CheckpointShow, ['--database-url', db.url, '--listener-id', 'nobody']);
+    const unknown = await runCommand(CheckpointShow, ['--database-url', db.url, '--listener-id', 'nobody']);
     expect(unknown.error?.message).toBe('--listener-id: listener "nobody" has no checkpoint yet');
-    const down = await runCli(CheckpointShow, ['--database-url', 'postgres://u:pw@127.0.0.1:1/db']);
+    const down = await runCommand(CheckpointShow, ['--database-url', 'postgres://u:pw@127.0.0.1:1/db']);
     expect(down.error?.message).toBe('Cannot reach PostgreSQL at 127.0.0.1:1/db: ECONNREFUSED');
   });
 });

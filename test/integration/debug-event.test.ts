@@ -6,8 +6,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { format } from 'node:util';
-import { captureOutput } from '@oclif/test';
 import { Client, Connection } from '@temporalio/client';
 import DebugEvent, { type DebugEventResult } from '../../src/cli/commands/debug-event';
 import { migrate } from '../../src/db/migrate';
@@ -15,9 +13,9 @@ import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded
 import { deriveEventId } from '../../src/events/event-id';
 import { recordBadRow } from '../../src/listener/bad-rows';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(60_000);
-const ROOT = `${__dirname}/../..`;
 
 beforeAll(() => {
   // oclif's Config.load asks wsl-utils for the platform through a dynamic import() that Jest's VM refuses.
@@ -25,17 +23,8 @@ beforeAll(() => {
   jest.spyOn(oclifOs, 'getPlatform').mockResolvedValue(process.platform);
 });
 
-async function debugEvent(argv: string[]) {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<DebugEventResult>(() => DebugEvent.run(argv, ROOT));
-    return { ...r, stdout: r.stdout + lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
+function debugEvent(argv: string[]) {
+  return runCommand<DebugEventResult>(DebugEvent, argv);
 }
 
 const OBSERVERS = `

@@ -1,14 +1,12 @@
 /** Migrations against a real PostgreSQL: idempotent, concurrency-safe, never altering an existing change log. */
 import path from 'node:path';
-import { format } from 'node:util';
 import { Client } from 'pg';
-import { captureOutput } from '@oclif/test';
 import { migrate, loadMigrations } from '../../src/db/migrate';
 import { createPool } from '../../src/db/pool';
 import Migrate from '../../src/cli/commands/migrate';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
+import { runCommand } from '../helpers/run-command';
 
-const ROOT = `${__dirname}/../..`;
 const CONTRACT_COLUMNS = [
   'pk_entity_change_log', 'id', 'object_type', 'modification_type', 'object_id', 'object_data', 'object_data_before',
   'updated_fields', 'created_at', 'commit_time', 'tenant_id', 'fk_contact', 'fk_customer_org', 'seq', 'actor_type',
@@ -38,19 +36,6 @@ beforeAll(() => {
   jest.spyOn(oclifOs, 'getPlatform').mockResolvedValue(process.platform);
 });
 
-/** Run a command, capturing its result, error and printed lines (oclif prints through console.log). */
-async function runCli<T>(cmd: { run(argv: string[], root: string): Promise<unknown> }, argv: string[]) {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<T>(() => cmd.run(argv, ROOT));
-    return { ...r, stdout: r.stdout + lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('migrations', () => {
   let db: TestDatabase;
@@ -135,11 +120,11 @@ describe('migrations', () => {
   });
 
   it('migrate command: --dry-run --json lists pending migrations', async () => {
-    const { result, error } = await runCli<{ dryRun: boolean; steps: Array<{ status: string }> }>(Migrate, ['--database-url', db.url, '--dry-run', '--json']);
+    const { result, error } = await runCommand<{ dryRun: boolean; steps: Array<{ status: string }> }>(Migrate, ['--database-url', db.url, '--dry-run', '--json']);
     expect(error).toBeUndefined();
     expect(result?.dryRun).toBe(true);
     expect(result?.steps.every((s) => s.status === 'pending')).toBe(true);
-    const applied = await runCli(Migrate, ['--database-url', db.url]);
+    const applied = await runCommand(Migrate, ['--database-url', db.url]);
     // Every shipped migration applies on an empty database (their number grows with the project).
     const count = (await loadMigrations()).length;
     expect(count).toBeGreaterThanOrEqual(6);
@@ -147,7 +132,7 @@ describe('migrations', () => {
   });
 
   it('migrate command: names the unreachable server without its password', async () => {
-    const { error } = await runCli(Migrate, ['--database-url', 'postgres://app:s3cret@127.0.0.1:1/appdb']);
+    const { error } = await runCommand(Migrate, ['--database-url', 'postgres://app:s3cret@127.0.0.1:1/appdb']);
     expect(error?.message).toMatch(/Cannot reach PostgreSQL at 127\.0\.0\.1:1\/appdb: ECONNREFUSED/);
     expect(error?.message).not.toContain('s3cret');
     expect(error?.oclif?.exit).toBe(3);
@@ -162,7 +147,7 @@ describe('migrations', () => {
 
     it('uses CHANGE_LOG_TABLE when --table is not given', async () => {
       process.env.CHANGE_LOG_TABLE = 'app.Change_Log';
-      const { result, error } = await runCli<{ changeLogTable: string; steps: Array<{ key: string }> }>(Migrate, ['--database-url', db.url]);
+      const { result, error } = await runCommand<{ changeLogTable: string; steps: Array<{ key: string }> }>(Migrate, ['--database-url', db.url]);
       expect(error).toBeUndefined();
       // Lower-cased as PostgreSQL folds unquoted names, exactly as the config module does.
       expect(result?.changeLogTable).toBe('app.change_log');
@@ -172,17 +157,17 @@ describe('migrations', () => {
 
     it('lets --table override CHANGE_LOG_TABLE', async () => {
       process.env.CHANGE_LOG_TABLE = 'app.change_log';
-      const { result, error } = await runCli<{ changeLogTable: string }>(Migrate, ['--database-url', db.url, '--table', 'other.log', '--dry-run']);
+      const { result, error } = await runCommand<{ changeLogTable: string }>(Migrate, ['--database-url', db.url, '--table', 'other.log', '--dry-run']);
       expect(error).toBeUndefined();
       expect(result?.changeLogTable).toBe('other.log');
     });
 
     it('rejects a bad name, naming the variable or the flag it came from', async () => {
       process.env.CHANGE_LOG_TABLE = 'a.b.c';
-      const fromEnv = await runCli(Migrate, ['--database-url', db.url, '--dry-run']);
+      const fromEnv = await runCommand(Migrate, ['--database-url', db.url, '--dry-run']);
       expect(fromEnv.error?.message).toBe("env.CHANGE_LOG_TABLE: expected [schema.]table with plain identifiers, got 'a.b.c'");
       expect(fromEnv.error?.oclif?.exit).toBe(2);
-      const fromFlag = await runCli(Migrate, ['--database-url', db.url, '--table', 'x; drop table y', '--dry-run']);
+      const fromFlag = await runCommand(Migrate, ['--database-url', db.url, '--table', 'x; drop table y', '--dry-run']);
       expect(fromFlag.error?.message).toBe("--table: expected [schema.]table with plain identifiers, got 'x; drop table y'");
     });
 
@@ -190,7 +175,7 @@ describe('migrations', () => {
       const savedUrl = process.env.DATABASE_URL;
       delete process.env.DATABASE_URL;
       try {
-        const { error } = await runCli(Migrate, ['--dry-run']);
+        const { error } = await runCommand(Migrate, ['--dry-run']);
         expect(error?.message).toBe('DATABASE_URL: no database given: pass --database-url or set DATABASE_URL');
       } finally {
         if (savedUrl !== undefined) process.env.DATABASE_URL = savedUrl;

@@ -4,10 +4,8 @@
  * filters, and Temporal both reachable (the embedded server, in process) and unreachable.
  */
 import path from 'node:path';
-import { format } from 'node:util';
 import { Client as PgClient } from 'pg';
 import pino from 'pino';
-import { captureOutput } from '@oclif/test';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import Status, { type StatusResult } from '../../src/cli/commands/status';
@@ -16,9 +14,9 @@ import { migrate } from '../../src/db/migrate';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../../src/embedded-temporal';
 import { ChangeLogListener, RecordingStarter, readCheckpoint } from '../../src/listener';
 import { createTestDatabase, createTestRole, databaseUrl, insertChanges, stubRowHandler, waitFor, type TestDatabase } from '../helpers/pg';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(90_000);
-const ROOT = `${__dirname}/../..`;
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 beforeAll(() => {
@@ -27,17 +25,8 @@ beforeAll(() => {
   jest.spyOn(oclifOs, 'getPlatform').mockResolvedValue(process.platform);
 });
 
-async function runStatus(argv: string[]) {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<StatusResult>(() => Status.run(argv, ROOT));
-    return { ...r, stdout: r.stdout + lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
+function runStatus(argv: string[]) {
+  return runCommand<StatusResult>(Status, argv);
 }
 
 describe('status command', () => {

@@ -8,8 +8,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { format } from 'node:util';
-import { captureOutput } from '@oclif/test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import DebugEvent, { type DebugEventResult } from '../../src/cli/commands/debug-event';
@@ -17,9 +15,9 @@ import type { ProcessChangeEventInput } from '../../src/contract';
 import { counterValue, startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { waitFor } from '../helpers/pg';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(240_000);
-const ROOT = path.join(__dirname, '..', '..');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 beforeAll(() => {
@@ -29,17 +27,9 @@ beforeAll(() => {
 });
 
 async function debugEvent(argv: string[]): Promise<DebugEventResult & { stdout: string }> {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<DebugEventResult>(() => DebugEvent.run(argv, ROOT));
-    if (r.error) throw r.error;
-    return { ...r.result!, stdout: r.stdout + lines.join('\n') };
-  } finally {
-    spy.mockRestore();
-  }
+  const r = await runCommand<DebugEventResult>(DebugEvent, argv);
+  if (r.error) throw r.error;
+  return { ...r.result!, stdout: r.stdout };
 }
 
 describe('dedup window, end to end', () => {

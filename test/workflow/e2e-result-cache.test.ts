@@ -7,16 +7,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { format } from 'node:util';
-import { captureOutput } from '@oclif/test';
 import { Redis } from 'ioredis';
 import CacheStats, { type CacheStatsResult } from '../../src/cli/commands/cache-stats';
 import type { ProcessChangeEventResult } from '../../src/contract';
 import { counterValue, startE2eServices, startPipeline, type E2eServices, type Pipeline } from '../helpers/e2e';
 import { startHttpReceiver, type HttpReceiver } from '../helpers/receivers';
+import { runCommand } from '../helpers/run-command';
 
 jest.setTimeout(240_000);
-const ROOT = path.join(__dirname, '..', '..');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 beforeAll(() => {
@@ -25,17 +23,8 @@ beforeAll(() => {
   jest.spyOn(oclifOs, 'getPlatform').mockResolvedValue(process.platform);
 });
 
-async function cacheStats(argv: string[]): Promise<{ result?: CacheStatsResult; stdout: string; error?: Error }> {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    const r = await captureOutput<CacheStatsResult>(() => CacheStats.run(argv, ROOT));
-    return { result: r.result, stdout: r.stdout + lines.join('\n'), error: r.error };
-  } finally {
-    spy.mockRestore();
-  }
+function cacheStats(argv: string[]) {
+  return runCommand<CacheStatsResult>(CacheStats, argv);
 }
 
 describe('action result cache, end to end', () => {
