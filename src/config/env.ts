@@ -2,6 +2,7 @@
  * The process environment, validated once. Every variable is optional except DATABASE_URL; an
  * empty value counts as unset, which is how shells and compose files usually "unset" a variable.
  */
+import { classifyIp } from '../activities/ip';
 import { DEFAULT_WORKFLOW_ID_PREFIX } from '../contract';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -73,8 +74,9 @@ export interface EnvConfig {
 
 /** Whether a host:port names this machine (compressing loopback traffic only costs CPU). */
 export function isLoopbackAddress(hostPort: string): boolean {
-  const host = hostPort.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const host = hostPort.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  // The SSRF guard's classification: 127.0.0.0/8 and ::1 are its `loopback` range.
+  return host.toLowerCase() === 'localhost' || classifyIp(host).range === 'loopback';
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;

@@ -7,6 +7,7 @@
 import { describeTemporalSecurity, temporalSecurity, type TemporalSecurity } from '../temporal/connection';
 import { openTemporal, TemporalSettingError, TemporalUnreachableError } from '../temporal/connect';
 import type { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { type Admission, backlogAdmission } from '../listener/admission';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import { EXIT_CODES, ObserversError, type ExitCode } from '../errors';
@@ -520,9 +521,12 @@ function createListener(o: ServiceOptions, client: Client, registry: Registry, t
  * workflow and activity tasks not yet picked up). Pauses and resumes are logged at info.
  */
 function taskBacklogAdmission(client: Client, namespace: string, taskQueue: string, limit: number, log: Logger): Admission {
-  const describe = async (taskQueueType: 1 | 2) => {
+  const { TaskQueueType, TaskQueueKind } = temporal.api.enums.v1;
+  const describe = async (taskQueueType: temporal.api.enums.v1.TaskQueueType) => {
     const r = await client.connection.withDeadline(Date.now() + 2000, () =>
-      client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue, kind: 1 }, taskQueueType, includeTaskQueueStatus: true }),
+      client.workflowService.describeTaskQueue({
+        namespace, taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL }, taskQueueType, includeTaskQueueStatus: true,
+      }),
     );
     return Number(r.taskQueueStatus?.backlogCountHint ?? 0);
   };
@@ -533,8 +537,10 @@ function taskBacklogAdmission(client: Client, namespace: string, taskQueue: stri
   let pausedMs = 0;
   return backlogAdmission({
     limit,
-    // 1 = TASK_QUEUE_TYPE_WORKFLOW, 2 = TASK_QUEUE_TYPE_ACTIVITY
-    backlog: async () => (await describe(1)) + (await describe(2)),
+    backlog: async () => {
+      const [workflowTasks, activityTasks] = await Promise.all([describe(TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW), describe(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)]);
+      return workflowTasks + activityTasks;
+    },
     onPause: (backlog) => {
       pauses += 1;
       log.debug({ task_backlog: backlog, limit }, 'workers are behind: reading paused');
