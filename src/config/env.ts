@@ -40,6 +40,11 @@ export interface EnvConfig {
   metricsHost: string;
   /** Port of the embedded Temporal server when TEMPORAL_ADDRESS is unset; 0 picks any free port. */
   embeddedTemporalPort: number;
+  /**
+   * Run the embedded server on its own worker thread of the process (true, the default) rather than
+   * on the JS thread the listener and the Temporal worker share.
+   */
+  embeddedTemporalThread: boolean;
   /** Worker activity task slots (actions running at once in this process). */
   /**
    * The listener pauses reading while this many workflow and activity tasks wait on the task queue
@@ -151,6 +156,10 @@ const host: Check<string> = (raw) => {
     : { error: `expected a host name or IP address, got ${describeValue(raw)}` };
 };
 
+/** true/false (also 1/0, yes/no, on/off). */
+const flag: Check<boolean> = (raw) =>
+  /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : { error: `expected true or false, got ${describeValue(raw)}` };
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 const envSchema = z.object({
@@ -187,6 +196,7 @@ const envSchema = z.object({
   ),
   METRICS_HOST: variable(host, '0.0.0.0'),
   EMBEDDED_TEMPORAL_PORT: variable(integer(0, 65_535, 'a port number (0-65535)'), 7233),
+  EMBEDDED_TEMPORAL_THREAD: variable(flag, true),
   WORKER_MAX_CONCURRENT_ACTIVITIES: variable(positive(100_000), 100),
   // The SDK needs at least 2 workflow task slots while the sticky cache is on.
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: variable(integer(2, 100_000, 'an integer of at least 2'), 40),
@@ -197,10 +207,7 @@ const envSchema = z.object({
     (raw) => (raw.toLowerCase() === 'gzip' || raw.toLowerCase() === 'none' ? (raw.toLowerCase() as 'gzip' | 'none') : { error: `expected gzip or none, got ${describeValue(raw)}` }),
     null as 'gzip' | 'none' | null,
   ),
-  WORKER_WORKFLOW_STACK_TRACES: variable(
-    (raw) => (/^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : { error: `expected true or false, got ${describeValue(raw)}` }),
-    false,
-  ),
+  WORKER_WORKFLOW_STACK_TRACES: variable(flag, false),
 });
 
 /**
@@ -233,6 +240,7 @@ export function parseEnv(env: Readonly<Record<string, string | undefined>>): { v
       logLevel: e.LOG_LEVEL,
       metricsHost: e.METRICS_HOST,
       embeddedTemporalPort: e.EMBEDDED_TEMPORAL_PORT,
+      embeddedTemporalThread: e.EMBEDDED_TEMPORAL_THREAD,
       workerMaxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       workerMaxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       workerMaxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,

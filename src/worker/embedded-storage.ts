@@ -4,7 +4,8 @@
  * development and tests: a crash loses the events it accepted).
  */
 import { describeDatabaseUrl } from '../db/errors';
-import type { EmbeddedTemporal, EmbeddedTemporalOptions } from '../embedded-temporal';
+import type { EmbeddedTemporalOptions } from '../embedded-temporal';
+import type { EmbeddedTemporalHandle } from '../embedded-temporal/thread';
 
 /** The embedded server's storage as asked for. */
 export type EmbeddedStorage = { kind: 'memory' } | { kind: 'postgresql'; url: string; schema?: string };
@@ -39,7 +40,7 @@ export function persistenceOptions(storage: EmbeddedStorage, hooks: PersistenceH
  * `persistence` option ignores it and runs in memory; `start` must then say so rather than claim
  * durability. The server reports its store as `persistence` (null in memory).
  */
-export function serverIsDurable(server: EmbeddedTemporal): boolean {
+export function serverIsDurable(server: EmbeddedTemporalHandle): boolean {
   // Read through `unknown`: the field's type depends on the server version this is built with.
   const s = server as unknown as { durable?: unknown; persistence?: unknown };
   if (typeof s.durable === 'boolean') return s.durable;

@@ -15,7 +15,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import { DatabaseUnreachableError, describeDatabaseUrl, isUnreachableError, unreachableReason } from '../db/errors';
-import { type EmbeddedTemporal, startEmbeddedTemporal } from '../embedded-temporal';
+import { startEmbeddedTemporal } from '../embedded-temporal';
+import { type EmbeddedTemporalHandle, startEmbeddedTemporalThread } from '../embedded-temporal/thread';
 import { startDlqGauge } from '../dlq/gauge';
 import { compileObservers } from '../events/match';
 import { ChangeLogListener } from '../listener';
@@ -260,7 +261,7 @@ async function createAuditTrail(o: ServiceOptions, registry: Registry, closers: 
 
 interface TemporalConnections {
   address: string;
-  embedded: EmbeddedTemporal | null;
+  embedded: EmbeddedTemporalHandle | null;
   storage: TemporalTarget['storage'];
   storageLocation: string | null;
   client: Client;
@@ -338,7 +339,7 @@ function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
 
 async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFailure: (err: Error) => void): Promise<TemporalConnections> {
   const env = o.config.env;
-  let embedded: EmbeddedTemporal | null = null;
+  let embedded: EmbeddedTemporalHandle | null = null;
   let address: string;
   let storage: TemporalTarget['storage'] = 'cluster';
   let storageLocation: string | null = null;
@@ -346,7 +347,9 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
     const port = o.embeddedTemporalPort ?? env.embeddedTemporalPort;
     const asked: EmbeddedStorage = o.embeddedTemporalStorage ?? { kind: 'postgresql', url: env.databaseUrl };
     try {
-      embedded = await startEmbeddedTemporal({
+      // Its own thread by default: its calls then run beside the listener's and the worker's, not between them.
+      const start = env.embeddedTemporalThread ? startEmbeddedTemporalThread : startEmbeddedTemporal;
+      embedded = await start({
         host: '127.0.0.1',
         port,
         namespace: env.temporalNamespace,

@@ -34,6 +34,7 @@ describe('parseEnv', () => {
       logLevel: 'info',
       metricsHost: '0.0.0.0',
       embeddedTemporalPort: 7233,
+      embeddedTemporalThread: true,
       workerMaxConcurrentActivities: 100,
       workerMaxConcurrentWorkflowTasks: 40,
       workerMaxCachedWorkflows: 1000,
@@ -64,6 +65,7 @@ describe('parseEnv', () => {
         LOG_LEVEL: 'DEBUG',
         METRICS_HOST: '[::1]',
         EMBEDDED_TEMPORAL_PORT: '0',
+        EMBEDDED_TEMPORAL_THREAD: 'off',
         WORKER_MAX_CONCURRENT_ACTIVITIES: '8',
         WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '2',
         WORKER_MAX_CACHED_WORKFLOWS: '0',
@@ -90,6 +92,7 @@ describe('parseEnv', () => {
       logLevel: 'debug',
       metricsHost: '::1',
       embeddedTemporalPort: 0,
+      embeddedTemporalThread: false,
       workerMaxConcurrentActivities: 8,
       workerMaxConcurrentWorkflowTasks: 2,
       workerMaxCachedWorkflows: 0,
@@ -149,6 +152,7 @@ describe('parseEnv', () => {
     ['SHUTDOWN_DRAIN_TIMEOUT_MS', '5m', "expected milliseconds (0-86400000, 0 = no limit), got '5m'"],
     ['TEMPORAL_GRPC_COMPRESSION', 'brotli', "expected gzip or none, got 'brotli'"],
     ['WORKER_WORKFLOW_STACK_TRACES', 'sometimes', "expected true or false, got 'sometimes'"],
+    ['EMBEDDED_TEMPORAL_THREAD', 'maybe', "expected true or false, got 'maybe'"],
   ])('%s=%s', (name, value, message) => {
     expect(issuesOf({ DATABASE_URL, [name]: value })).toEqual([{ path: `env.${name}`, message }]);
   });
