@@ -66,6 +66,9 @@ import { realTemporalCli, startRealDevServer } from './real-temporal';
 import { benchDatabase } from './database';
 import { peakRssMiB, percentile, printTable } from './table';
 
+/** A figure, or a dash for a process the layout does not have. */
+const orDash = (v: number): number | string => (Number.isFinite(v) ? v : '—');
+
 const num = (name: string, fallback: number): number => {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -308,7 +311,7 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
       else {
         const saFlags = Object.entries(SEARCH_ATTRIBUTES).flatMap(([k, t]) => ['--search-attribute', `${k}=${t}`]);
         const store = EMBEDDED_STORE === 'postgresql' ? ['--data', databaseUrl] : [];
-        server = spawn(process.execPath, [path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags, ...store], {
+        server = spawn(process.execPath, ['--expose-gc', path.resolve(__dirname, '../src/embedded-temporal/main.js'), 'server', 'start-dev', '--port', String(port), '--namespace', 'default', ...saFlags, ...store], {
           stdio: ['ignore', 'ignore', 'pipe'],
           env: { ...process.env, EMBEDDED_TEMPORAL_STATS: '1' },
         });
@@ -362,7 +365,14 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
     const result = await fn(stack);
     const rssOf = (pid: number | undefined) => (pid ? peakRssMiB(pid) : NaN);
     const rss: StackRss = { service: rssOf(pidOf('service')), server: rssOf(server?.pid), worker: rssOf(pidOf('worker')), listener: rssOf(pidOf('listener')), receiver: rssOf(pidOf('receiver')) };
-    askStats?.();
+    if (askStats) {
+      // The heap figure is per run held: let the runs still closing close (30 s at most), plus the
+      // server's packing delay for closed runs.
+      const until = Date.now() + 30_000;
+      while (Date.now() < until && (await stack.client.workflow.count('ExecutionStatus="Running"')).count > 0) await sleep(500);
+      await sleep(1500);
+      askStats();
+    }
     const stats = askStats ? await Promise.race([statsLine, sleep(5000).then(() => null)]) : null;
     return { result, rss, stats };
   } finally {
@@ -634,7 +644,15 @@ async function main(): Promise<void> {
   console.log(`layouts: ${SERVERS.map((k) => SERVER_LABEL[k]).join('; ')}${SERVERS.includes('embedded') ? ` (split layout's embedded store: ${EMBEDDED_STORE})` : ''}`);
   console.log(PEER ? `peer: row trigger → graphile-worker ${GRAPHILE_WORKER_VERSION} job (${PEER_CONCURRENCY} at once) → ${ACTIONS} POSTs at once\n` : 'peer: not run (BENCH_E2E_PEER=0)\n');
   const rssRows: Array<Array<string | number>> = [];
-  const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, r.service, r.server, r.worker, r.listener, r.receiver, peakRssMiB(process.pid)]);
+  const rssRow = (phase: string, r: StackRss) => void rssRows.push([phase, ...[r.service, r.server, r.worker, r.listener].map(orDash), r.receiver, peakRssMiB(process.pid)]);
+  // The embedded server's own heap after a full collection, per phase (split layout only: its own process).
+  const heapRows: Array<Array<string | number>> = [];
+  const heapRow = (phase: string, stats: ServerStats | null) => {
+    if (!stats || stats.heapUsedBytes === undefined) return;
+    const runs = (stats.closedRuns ?? 0) + (stats.openRuns ?? 0);
+    const closed = stats.closedRuns ?? 0;
+    heapRows.push([phase, closed, stats.openRuns ?? 0, stats.heapUsedBytes / 2 ** 20, runs > 0 ? stats.heapUsedBytes / 1024 / runs : NaN, closed > 0 ? (stats.packedBytes ?? 0) / 1024 / closed : NaN]);
+  };
   const fast = ['/a', '/b', '/c'];
 
   const real = realTemporalCli();
@@ -645,6 +663,7 @@ async function main(): Promise<void> {
   for (const kind of servers) {
     const tp = await withStack(fast, throughput, kind);
     rssRow(`throughput (${SERVER_LABEL[kind]})`, tp.rss);
+    heapRow(`throughput (${SERVER_LABEL[kind]})`, tp.stats);
     tps.push({ kind, r: tp.result, stats: tp.stats });
   }
   const peerTp = PEER ? await withPeerStack(fast, (s) => throughput(s, false)) : undefined;
@@ -663,7 +682,7 @@ async function main(): Promise<void> {
     tps.map(({ kind, r }) => {
       const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
       const service = serviceCpuMs(kind, r);
-      return [SERVER_LABEL[kind], perEvent('service'), perEvent('server'), perEvent('worker'), perEvent('listener'), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
+      return [SERVER_LABEL[kind], ...[perEvent('service'), perEvent('server'), perEvent('worker'), perEvent('listener')].map(orDash), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
     }).concat(peerTp ? [peerCpuRow(peerTp.result)] : []),
   );
   if (peerTp && tps.length > 0) {
@@ -691,6 +710,7 @@ async function main(): Promise<void> {
     for (const kind of servers) {
       const r = await withStack(fast, (s) => atRate(s, rate), kind);
       rssRow(`${rate} events/s (${SERVER_LABEL[kind]})`, r.rss);
+      heapRow(`${rate} events/s (${SERVER_LABEL[kind]})`, r.stats);
       const l = r.result.latencies;
       const cpuMs = serviceCpuMs(kind, r.result);
       rateRows.push(rateRow(SERVER_LABEL[kind], { ...r.result, cpuMsPerEvent: cpuMs }));
@@ -724,6 +744,10 @@ async function main(): Promise<void> {
 
   console.log('\nPeak RSS (MiB) of each process, per phase (every phase has fresh processes except the bench itself)\n');
   printTable(['phase', 'one process (start)', 'Temporal server', 'worker', 'listener', 'receiver', 'bench (inserts, baseline)'], rssRows);
+  if (heapRows.length > 0) {
+    console.log('\nEmbedded server heap at the end of each phase, after a full GC (split layout: the server is its own process)\n');
+    printTable(['phase', 'closed runs held', 'open runs', 'heap + buffers MiB', 'KiB per run held', 'packed history KiB per closed run'], heapRows);
+  }
   if (targetRows.length > 0) {
     console.log('\nTargets (issue 13), for the default deployment (one `start` process)\n');
     printTable(['target', 'goal', 'measured', ''], targetRows);

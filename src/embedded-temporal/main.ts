@@ -105,7 +105,22 @@ async function main(): Promise<void> {
   // Benchmarks read the call counters (EMBEDDED_TEMPORAL_STATS=1) with SIGUSR2: one JSON line on stderr.
   process.on('SIGUSR2', () => {
     const store = server.store ? { storeCommits: server.store.stats.commits, storeEvents: server.store.stats.eventsWritten } : {};
-    process.stderr.write(`embedded-temporal-stats ${JSON.stringify({ ...callStats, ...store })}\n`);
+    // With --expose-gc, the heap after a full collection: what the runs it holds really take.
+    (globalThis as { gc?: () => void }).gc?.();
+    let closedRuns = 0;
+    let openRuns = 0;
+    let packedBytes = 0;
+    for (const n of server.state.allNamespaces()) {
+      for (const r of n.runs.values()) {
+        if (r.isOpen) openRuns++;
+        else closedRuns++;
+        packedBytes += r.packedBytes;
+      }
+    }
+    // Buffers (a packed history among them) live outside the JS heap: counted too.
+    const m = process.memoryUsage();
+    const memory = { heapUsedBytes: m.heapUsed + m.arrayBuffers, closedRuns, openRuns, packedBytes };
+    process.stderr.write(`embedded-temporal-stats ${JSON.stringify({ ...callStats, ...store, ...memory })}\n`);
   });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

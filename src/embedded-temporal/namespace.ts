@@ -39,6 +39,8 @@ export const PREDEFINED_SEARCH_ATTRIBUTES: ReadonlyArray<[string, SearchAttribut
 ];
 
 const E = enums.EventType;
+/** How long after its close a run's history is packed (see WorkflowRun.pack). */
+const PACK_DELAY_MS = 1000;
 /** Events a reset may name: the end of a workflow task. */
 const RESET_POINTS = new Set<number>([E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, E.EVENT_TYPE_WORKFLOW_TASK_FAILED, E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT]);
 export const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
@@ -74,6 +76,8 @@ export class Namespace implements RunHost {
   private chains = new Map<string, string[]>();
   private tokens = new Map<string, TaskRef>();
   private closedQueue: WorkflowRun[] = [];
+  private toPack: WorkflowRun[] = [];
+  private packTimer: ReturnType<typeof setTimeout> | null = null;
   private closedHead = 0;
   private taskIdSeq = 1;
   retentionMs: number;
@@ -105,6 +109,7 @@ export class Namespace implements RunHost {
   onClosed(run: WorkflowRun): void {
     run.closedAtWall = Date.now();
     this.closedQueue.push(run);
+    this.packSoon(run);
     this.visibilityVersion++;
     this.sweep();
   }
@@ -310,17 +315,18 @@ export class Namespace implements RunHost {
       if (r && r.requestIds.has(requestId)) return { run: r, started: false };
     }
     const finishId = num(req.workflowTaskFinishEventId);
-    const finish = base.history[finishId - 1];
+    const baseHistory = base.history;
+    const finish = baseHistory[finishId - 1];
     if (!finish || !RESET_POINTS.has(finish.eventType)) {
       throw invalidArgument(`Invalid WorkflowTaskFinishEventId ${finishId}: not a WorkflowTaskCompleted, WorkflowTaskFailed or WorkflowTaskTimedOut event of run ${base.runId}.`);
     }
     const startedId = num(attrs(finish).startedEventId);
-    if (startedId < 3 || base.history[startedId - 1]?.eventType !== E.EVENT_TYPE_WORKFLOW_TASK_STARTED) {
+    if (startedId < 3 || baseHistory[startedId - 1]?.eventType !== E.EVENT_TYPE_WORKFLOW_TASK_STARTED) {
       throw invalidArgument(`Invalid WorkflowTaskFinishEventId ${finishId}: its workflow task has no WorkflowTaskStarted event in run ${base.runId}.`);
     }
     // The new run replays the base run's events up to the reset point's WorkflowTaskStarted:
     // whatever was pending then (activities, timers) is pending again in the new run.
-    const prefix = base.history.slice(0, startedId);
+    const prefix = baseHistory.slice(0, startedId);
     const reason: string = req.reason || 'reset';
     const identity: string = req.identity || '';
     const current = this.currentRun(base.workflowId);
@@ -330,11 +336,13 @@ export class Namespace implements RunHost {
     const reapply = req.resetReapplyType !== enums.ResetReapplyType.RESET_REAPPLY_TYPE_NONE
       && !excluded.includes(enums.ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_SIGNAL);
     const signals: HistoryEvent[] = reapply
-      ? base.history.slice(startedId).filter((e) => e.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+      ? baseHistory.slice(startedId).filter((e) => e.eventType === enums.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
       : [];
     const runId = randomUUID();
     const run = this.addRun({
       ...base.start,
+      // A packed (closed) base run keeps its input only in its first event.
+      input: base.start.input ?? attrs(baseHistory[0]!).input,
       runId,
       requestId,
       signal: undefined,
@@ -417,6 +425,7 @@ export class Namespace implements RunHost {
         // Retention runs from the close time (the wall clock: a durable server never skips time).
         run.closedAtWall = run.closeTime ?? Date.now();
         closed.push(run);
+        run.pack();
       }
       restored.push(run);
     }
@@ -426,7 +435,25 @@ export class Namespace implements RunHost {
     return restored;
   }
 
+  /**
+   * Closed runs are packed (their history kept in wire form, see WorkflowRun.pack) a moment after
+   * they close: by then a durable store has written their last events from the objects, and the
+   * calls that follow a close (the result, the last history page) have read them.
+   */
+  private packSoon(run: WorkflowRun): void {
+    this.toPack.push(run);
+    if (this.packTimer) return;
+    this.packTimer = setTimeout(() => {
+      this.packTimer = null;
+      for (const r of this.toPack.splice(0)) r.pack();
+    }, PACK_DELAY_MS);
+    this.packTimer.unref?.();
+  }
+
   disposeAll(): void {
+    if (this.packTimer) clearTimeout(this.packTimer);
+    this.packTimer = null;
+    this.toPack = [];
     for (const run of this.runs.values()) run.dispose();
     this.runs.clear();
     this.chains.clear();

@@ -51,7 +51,7 @@ export function toRecord(ns: Namespace, run: WorkflowRun): VisibilityRecord {
     startTime: run.startTime,
     executionTime: run.executionTime,
     closeTime: run.closeTime,
-    historyLength: run.history.length,
+    historyLength: run.historyLength,
     // No child workflows here: every run is its own root and has no parent.
     rootWorkflowId: run.workflowId,
     rootRunId: run.runId,
@@ -68,7 +68,7 @@ export function executionInfo(run: WorkflowRun): object {
     startTime: tsFromMs(run.startTime),
     closeTime: run.closeTime !== null ? tsFromMs(run.closeTime) : undefined,
     status: run.status,
-    historyLength: run.history.length,
+    historyLength: run.historyLength,
     executionTime: tsFromMs(run.executionTime),
     memo: { fields: run.memo },
     searchAttributes: { indexedFields: run.searchAttributes },

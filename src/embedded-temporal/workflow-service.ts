@@ -67,21 +67,21 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     if (filter === HEF.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT) {
       if (run.isOpen && req.waitNewEvent) await waitFor(() => !run.isOpen);
       if (run.isOpen) return { history: { events: [] }, nextPageToken: req.waitNewEvent ? token(1) : Buffer.alloc(0) };
-      const last = run.history[run.history.length - 1]!;
+      const last = run.history.at(-1)!;
       return { history: { events: CLOSE_EVENTS.has(last.eventType) ? [last] : [] }, nextPageToken: Buffer.alloc(0) };
     }
-    if (req.waitNewEvent) await waitFor(() => run.history.length >= start || !run.isOpen);
+    if (req.waitNewEvent) await waitFor(() => run.historyLength >= start || !run.isOpen);
     // Like the real server, a page is `maximumPageSize` whole batches (a batch is what one request
     // appended), so it may hold more events than that; a full page always carries a token, even
     // when the next page turns out empty.
     const size = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;
-    if (start > run.history.length) {
+    if (start > run.historyLength) {
       const more = run.isOpen && req.waitNewEvent;
       return { history: { events: [] }, nextPageToken: more ? token(start) : Buffer.alloc(0) };
     }
     const firstBatch = run.batchIndexOf(start);
     const endBatch = firstBatch + size;
-    const next = endBatch < run.batchStarts.length ? run.batchStarts[endBatch]! : run.history.length + 1;
+    const next = endBatch < run.batchStarts.length ? run.batchStarts[endBatch]! : run.historyLength + 1;
     const events = run.history.slice(start - 1, next - 1);
     const full = endBatch <= run.batchStarts.length;
     const more = full || (run.isOpen && req.waitNewEvent);
@@ -94,7 +94,7 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
     let run = n.getRun(req.execution);
     // The last event of the history when the first page was read: events written later are not
     // part of this listing (a reverse page cannot be followed by older and newer events at once).
-    let last = run.history.length;
+    let last = run.historyLength;
     if (req.nextPageToken && req.nextPageToken.length > 0) {
       let tok: HistoryToken;
       try {
@@ -105,7 +105,7 @@ export function workflowServiceHandlers(state: ServerState): Record<string, Unar
       const r = n.runs.get(tok.runId);
       if (!r || r.workflowId !== run.workflowId || typeof tok.next !== 'number') throw invalidArgument('Invalid NextPageToken.');
       run = r;
-      last = Math.min(tok.next, run.history.length);
+      last = Math.min(tok.next, run.historyLength);
     }
     // `maximumPageSize` whole batches, newest first, as the real server pages.
     const size = req.maximumPageSize > 0 ? req.maximumPageSize : 1000;

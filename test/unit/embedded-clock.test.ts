@@ -75,4 +75,17 @@ describe('ServerClock', () => {
     expect(fired).toBe(false);
     c.stop();
   });
+
+  it('drops cancelled timers long before they are due, and still fires the others in order', async () => {
+    const c = new ServerClock(true);
+    const order: number[] = [];
+    const handles = Array.from({ length: 3000 }, (_, i) => c.after(60_000 + i, () => order.push(i)));
+    handles.forEach((h, i) => { if (i % 6 !== 0) h.cancel(); });
+    // 2,500 cancelled: without compaction all 3,000 entries would stay until their deadline.
+    expect(c.heldTimers).toBeLessThan(2000);
+    c.unlock();
+    for (let i = 0; i < 2000 && order.length < 500; i++) await tick();
+    expect(order).toEqual(Array.from({ length: 500 }, (_, k) => k * 6));
+    c.stop();
+  });
 });

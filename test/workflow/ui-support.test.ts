@@ -290,6 +290,41 @@ describe('ResetWorkflowExecution (the Web UI\'s "Reset")', () => {
     expect(events.filter((e) => eventTypeName(e) === 'ActivityTaskScheduled')).toHaveLength(1);
   });
 
+  it('answers the same for a run closed a while ago (the embedded server then packs its history): pages, reverse pages, describe, reset', async () => {
+    const workflowId = uniqueWorkflowId('ui-packed');
+    await worker.run(() => env.client.workflow.execute(runActivity, { taskQueue: worker.taskQueue, workflowId, args: ['greet', ['packed'], { startToCloseTimeout: '10s' }] }));
+    const execution = { workflowId };
+    const read = async () => {
+      const forward = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution, maximumPageSize: 2 });
+      const reverse = await env.client.workflowService.getWorkflowExecutionHistoryReverse({ namespace: namespace(), execution, maximumPageSize: 2 });
+      const all = await env.client.workflowService.getWorkflowExecutionHistory({ namespace: namespace(), execution });
+      const closeEvent = await env.client.workflowService.getWorkflowExecutionHistory({
+        namespace: namespace(), execution, historyEventFilterType: temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+      });
+      const described = await env.client.workflow.getHandle(workflowId).describe();
+      return {
+        forward: Buffer.from(temporal.api.history.v1.History.encode(forward.history!).finish()).toString('base64'),
+        forwardToken: Buffer.from(forward.nextPageToken ?? []).length > 0,
+        reverse: Buffer.from(temporal.api.history.v1.History.encode(reverse.history!).finish()).toString('base64'),
+        all: all.history!.events!,
+        close: closeEvent.history!.events!.map(eventTypeName),
+        length: described.historyLength,
+        status: described.status.name,
+      };
+    };
+    const fresh = await read();
+    expect(fresh.close).toEqual(['WorkflowExecutionCompleted']);
+    expect(fresh.length).toBe(fresh.all.length);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const later = await read();
+    expect(later).toEqual(fresh);
+    const last = fresh.all.filter((e) => eventTypeName(e) === 'WorkflowTaskCompleted').at(-1)!;
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: namespace(), workflowExecution: execution, reason: 'packed', workflowTaskFinishEventId: last.eventId, requestId: `r-${workflowId}`,
+    });
+    expect(await worker.run(() => env.client.workflow.getHandle(workflowId, runId!).result())).toBe('Hello, packed!');
+  });
+
   it('resets to a workflow task while a timer was pending: the new run keeps the timer, which fires there', async () => {
     const workflowId = uniqueWorkflowId('ui-reset-timer');
     const base = await env.client.workflow.start(sleepThenReturn, { taskQueue: worker.taskQueue, workflowId, args: [2_000] });

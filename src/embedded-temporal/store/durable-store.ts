@@ -290,19 +290,20 @@ export class DurableStore implements ServerStoreHooks {
     for (const { run } of this.dirty.values()) {
       const t = this.tracks.get(run.runId);
       if (!t) continue;
-      if (run.history.length > t.persisted) {
+      if (run.historyLength > t.persisted) {
         // A row per history batch, so that a restarted server pages the history the same way.
         const starts = run.batchStarts;
+        const history = run.history;
         for (let i = run.batchIndexOf(t.persisted + 1); i < starts.length; i++) {
           const first = Math.max(starts[i]!, t.persisted + 1);
-          const last = i + 1 < starts.length ? starts[i + 1]! - 1 : run.history.length;
+          const last = i + 1 < starts.length ? starts[i + 1]! - 1 : run.historyLength;
           h.id.push(run.runId);
           h.first.push(first);
           h.last.push(last);
-          h.events.push(blob.add(encodeEvents(run.history.slice(first - 1, last))));
+          h.events.push(blob.add(encodeEvents(history.slice(first - 1, last))));
         }
-        this.stats.eventsWritten += run.history.length - t.persisted;
-        t.persisted = run.history.length;
+        this.stats.eventsWritten += run.historyLength - t.persisted;
+        t.persisted = run.historyLength;
       }
       const state = encodeSavedState(run.savedState());
       const stateChanged = !(state === null ? t.state === null : t.state !== null && state.equals(t.state));
