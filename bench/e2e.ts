@@ -100,7 +100,7 @@ type ServerKind = 'start' | 'embedded' | 'dev';
 const SERVER_KINDS: readonly ServerKind[] = ['start', 'embedded', 'dev'];
 const SERVER_LABEL: Record<ServerKind, string> = {
   start: 'one process, embedded durable',
-  embedded: '3 processes, embedded durable',
+  embedded: process.env.BENCH_E2E_EMBEDDED_STORE === 'memory' ? '3 processes, embedded in memory' : '3 processes, embedded durable',
   dev: '3 processes, real dev server',
 };
 const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'start,embedded,dev').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
