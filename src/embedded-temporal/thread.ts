@@ -16,6 +16,9 @@ import type { EmbeddedTemporal, EmbeddedTemporalOptions } from './server';
 /** What a caller of either kind of embedded server can use. */
 export type EmbeddedTemporalHandle = Pick<EmbeddedTemporal, 'address' | 'port' | 'namespace' | 'persistence' | 'stop'>;
 
+/** A server on a worker thread: the thread itself too (tests end it to see a crash reported). */
+export type ThreadedEmbeddedTemporal = EmbeddedTemporalHandle & { readonly thread: Worker };
+
 /** The part of {@link EmbeddedTemporalOptions} that crosses to the thread (no functions). */
 export type ThreadOptions = Omit<EmbeddedTemporalOptions, 'onError' | 'persistence'> & {
   persistence?: Omit<NonNullable<EmbeddedTemporalOptions['persistence']>, 'onStandby' | 'onFatal' | 'signal'>;
@@ -70,7 +73,11 @@ export function threadEntry(): string {
 }
 
 /** Start the embedded server on a worker thread of this process. Same options and errors as {@link startEmbeddedTemporal}. */
-export function startEmbeddedTemporalThread(options: EmbeddedTemporalOptions = {}): Promise<EmbeddedTemporalHandle> {
+export function startEmbeddedTemporalThread(
+  options: EmbeddedTemporalOptions = {},
+  /** Told when the thread fails or exits while serving (with or without a store); default: a line on stderr. */
+  hooks: { onThreadFailure?: (err: Error) => void } = {},
+): Promise<ThreadedEmbeddedTemporal> {
   const { onError, persistence, ...rest } = options;
   const workerData: ThreadOptions = { ...rest };
   if (persistence) {
@@ -82,14 +89,15 @@ export function startEmbeddedTemporalThread(options: EmbeddedTemporalOptions = {
   let exited = false;
   let stopping: Promise<void> | null = null;
   let fatal = false;
-  const reportFatal = (err: Error) => {
+  const reportFatal = (err: Error, kind: 'store' | 'thread') => {
     if (fatal) return;
     fatal = true;
-    if (persistence?.onFatal) persistence.onFatal(err);
+    const hook = kind === 'thread' ? (hooks.onThreadFailure ?? persistence?.onFatal) : persistence?.onFatal;
+    if (hook) hook(err);
     else process.stderr.write(`embedded-temporal: ${err.message}\n`);
   };
 
-  return new Promise<EmbeddedTemporalHandle>((resolve, reject) => {
+  return new Promise<ThreadedEmbeddedTemporal>((resolve, reject) => {
     const exitWaiters: Array<() => void> = [];
     thread.on('message', (m: FromThread) => {
       switch (m.kind) {
@@ -100,6 +108,7 @@ export function startEmbeddedTemporalThread(options: EmbeddedTemporalOptions = {
             port: m.port,
             namespace: m.namespace,
             persistence: m.persistence,
+            thread,
             stop: () => {
               if (exited) return Promise.resolve();
               stopping ??= new Promise<void>((done) => {
@@ -120,7 +129,7 @@ export function startEmbeddedTemporalThread(options: EmbeddedTemporalOptions = {
           persistence?.onStandby?.(m.holder);
           break;
         case 'fatal':
-          reportFatal(fromPlainError(m.error));
+          reportFatal(fromPlainError(m.error), 'store');
           break;
         case 'stopped':
           // The thread has written what was pending and given the store up; nothing of it is needed any more.
@@ -130,13 +139,13 @@ export function startEmbeddedTemporalThread(options: EmbeddedTemporalOptions = {
     });
     thread.on('error', (err) => {
       if (!ready) reject(err);
-      else reportFatal(new Error(`the embedded Temporal server's thread failed: ${err.message}`, { cause: err }));
+      else reportFatal(new Error(`the embedded Temporal server's thread failed: ${err.message}`, { cause: err }), 'thread');
     });
     thread.on('exit', (code) => {
       exited = true;
       for (const w of exitWaiters.splice(0)) w();
       if (!ready) reject(new Error(`the embedded Temporal server's thread exited (code ${code}) before it was serving`));
-      else if (!stopping) reportFatal(new Error(`the embedded Temporal server's thread exited unexpectedly (code ${code})`));
+      else if (!stopping) reportFatal(new Error(`the embedded Temporal server's thread exited unexpectedly (code ${code})`), 'thread');
     });
   });
 }

@@ -150,8 +150,9 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
     }
     closers.push({ name: 'metrics endpoint', close: () => metrics.close() });
 
-    const temporal = await connectTemporal(o, closers, (err) => {
-      log.fatal({ component: 'embedded-temporal', err: { message: err.message } }, `the embedded Temporal server lost its store and stopped: ${err.message}`);
+    const temporal = await connectTemporal(o, closers, (err, what) => {
+      const why = what === 'store' ? 'lost its store and stopped' : 'stopped';
+      log.fatal({ component: 'embedded-temporal', err: { message: err.message } }, `the embedded Temporal server ${why}: ${err.message}`);
       reportFailure(err);
     });
     const { client } = temporal;
@@ -337,7 +338,7 @@ function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFailure: (err: Error) => void): Promise<TemporalConnections> {
+async function connectTemporal(o: ServiceOptions, closers: Closer[], onServerFailure: (err: Error, what: 'store' | 'thread') => void): Promise<TemporalConnections> {
   const env = o.config.env;
   let embedded: EmbeddedTemporalHandle | null = null;
   let address: string;
@@ -348,7 +349,9 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
     const asked: EmbeddedStorage = o.embeddedTemporalStorage ?? { kind: 'postgresql', url: env.databaseUrl };
     try {
       // Its own thread by default: its calls then run beside the listener's and the worker's, not between them.
-      const start = env.embeddedTemporalThread ? startEmbeddedTemporalThread : startEmbeddedTemporal;
+      const start = env.embeddedTemporalThread
+        ? (opts: Parameters<typeof startEmbeddedTemporal>[0]) => startEmbeddedTemporalThread(opts, { onThreadFailure: (err) => onServerFailure(err, 'thread') })
+        : startEmbeddedTemporal;
       embedded = await start({
         host: '127.0.0.1',
         port,
@@ -358,7 +361,7 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onStoreFail
         onError: (method, err) => o.log.error({ component: 'embedded-temporal', method, err: { message: err instanceof Error ? err.message : String(err) } }, 'embedded Temporal server error'),
         ...persistenceOptions(asked, {
           onStandby: (holder) => o.log.warn({ component: 'embedded-temporal', holder }, `another embedded Temporal server holds the store (${holder}); waiting to take over`),
-          onFatal: onStoreFailure,
+          onFatal: (err) => onServerFailure(err, 'store'),
         }),
       });
     } catch (err) {

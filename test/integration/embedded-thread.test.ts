@@ -115,6 +115,19 @@ describe('embedded Temporal server on a worker thread', () => {
   });
 });
 
+describe('a server thread that ends while serving', () => {
+  it('is reported through onThreadFailure, also without a store', async () => {
+    let failure: Error | null = null;
+    const s = await startEmbeddedTemporalThread({ port: 0 }, { onThreadFailure: (e) => { failure = e; } });
+    servers.push(s);
+    await s.thread.terminate();
+    await waitFor('the failure report', () => failure !== null, 10_000, 20);
+    expect(String(failure)).toMatch(/thread exited unexpectedly/);
+    // Stopping a server whose thread is gone returns at once.
+    await s.stop();
+  });
+});
+
 describe('errors across the thread boundary', () => {
   it('keep name, message, code, nested errors and cause', () => {
     const inner = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
