@@ -90,6 +90,8 @@ const WORKER_CPU_PROF = process.env.BENCH_E2E_WORKER_CPU_PROF || undefined;
 const SERVICE_LOG_FD = process.env.BENCH_E2E_SERVICE_LOG ? openSync(process.env.BENCH_E2E_SERVICE_LOG, 'a') : undefined;
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIGNING_SECRET = randomBytes(16).toString('hex');
+/** Where the split layout's embedded server keeps its state (BENCH_E2E_EMBEDDED_STORE=memory: in memory). */
+const EMBEDDED_STORE = process.env.BENCH_E2E_EMBEDDED_STORE === 'memory' ? 'memory' : 'postgresql';
 /**
  * How the service runs: `start` is the default deployment (one `fraiseql-observers start` process:
  * listener, worker and the embedded server with its state in PostgreSQL); `embedded` is the split
@@ -100,7 +102,7 @@ type ServerKind = 'start' | 'embedded' | 'dev';
 const SERVER_KINDS: readonly ServerKind[] = ['start', 'embedded', 'dev'];
 const SERVER_LABEL: Record<ServerKind, string> = {
   start: 'one process, embedded durable',
-  embedded: process.env.BENCH_E2E_EMBEDDED_STORE === 'memory' ? '3 processes, embedded in memory' : '3 processes, embedded durable',
+  embedded: EMBEDDED_STORE === 'memory' ? '3 processes, embedded in memory' : '3 processes, embedded durable',
   dev: '3 processes, real dev server',
 };
 const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'start,embedded,dev').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
@@ -108,7 +110,6 @@ const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'start,embedded,
   return x as ServerKind;
 });
 /** BENCH_E2E_EMBEDDED_STORE=memory runs the split layout's embedded server in memory. */
-const EMBEDDED_STORE = process.env.BENCH_E2E_EMBEDDED_STORE === 'memory' ? 'memory' : 'postgresql';
 const ACTIONS = 3;
 const PEER = process.env.BENCH_E2E_PEER !== '0';
 const PEER_CONCURRENCY = num('BENCH_E2E_PEER_CONCURRENCY', 16);

