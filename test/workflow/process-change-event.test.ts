@@ -166,6 +166,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A failed assertion in the ordering test must not leave its activity waiting: shutdown waits for it.
+  releasePredecessor();
   worker?.shutdown();
   await running;
   await closeActivities(activities);
@@ -309,7 +311,10 @@ it('holds per_entity observers until the predecessor closed, and runs the others
   const handle = await start(inputFor(event, { predecessorWorkflowId: 'fraiseql-event:previous' }));
   representative.set('pce-ordered', { workflowId: handle.workflowId });
   // The unordered action is delivered while the ordered one still waits for its predecessor.
-  for (let i = 0; i < 200 && !ok.requests.some((r) => r.path === '/unordered' && r.headers['idempotency-key'] === `${event.id}:unordered:0`); i++) {
+  // The two activities are scheduled together, but a server may dispatch them in either order
+  // (the Java test server has handed out the webhook first), so wait for both.
+  const delivered = () => ok.requests.some((r) => r.path === '/unordered' && r.headers['idempotency-key'] === `${event.id}:unordered:0`);
+  for (let i = 0; i < 200 && !(delivered() && predecessorCalls.includes('fraiseql-event:previous')); i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
   expect(ok.requests.some((r) => r.headers['idempotency-key'] === `${event.id}:unordered:0`)).toBe(true);
