@@ -35,8 +35,8 @@
  * BENCH_E2E_SERVICE_LOG=FILE appends the service processes' JSON logs to FILE (level
  * BENCH_E2E_SERVICE_LOG_LEVEL, default warn).
  * BENCH_E2E_WORKER_CPU_PROF=DIR runs the worker (or the one process) with `--cpu-prof --cpu-prof-dir=DIR` (one .cpuprofile
- * per JS thread, written when it exits) and writes DIR/window-<phase>.json: the measured window of the
- * throughput phase in the profiles' clock (CLOCK_MONOTONIC, µs), to keep start-up (bundling) out of a
+ * per JS thread, written when it exits) and writes DIR/window-throughput.json and DIR/window-rate-<R>.json:
+ * the measured windows of the throughput and rate phases in the profiles' clock (CLOCK_MONOTONIC, µs), to keep start-up (bundling) out of a
  * summary.
  *
  *   npm run bench:e2e
@@ -538,6 +538,7 @@ async function atRate(s: LoadTarget, rate: number): Promise<RateResult> {
   await drain(s.deliveries, warm, DRAIN_SECONDS);
   const commits = new Map<string, number>();
   const cpu0 = s.cpu();
+  const us0 = monotonicUs();
   const start = performance.now();
   let inserted = 0;
   for (;;) {
@@ -554,6 +555,7 @@ async function atRate(s: LoadTarget, rate: number): Promise<RateResult> {
   const ids = [...commits.keys()];
   await drain(s.deliveries, ids, DRAIN_SECONDS);
   const cpu1 = s.cpu();
+  if (WORKER_CPU_PROF) writeFileSync(path.join(WORKER_CPU_PROF, `window-rate-${rate}.json`), JSON.stringify({ startUs: us0, endUs: monotonicUs(), events: ids.length }));
   const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
   const latencies = ids
     .map((id) => {

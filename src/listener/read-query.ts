@@ -5,6 +5,7 @@
  * Rows travel as one JSON array per part: one round trip, bigints cast to text.
  */
 import type { Queryable } from '../db/pool';
+import { queryPrepared, type PreparedQueryable } from '../db/prepared';
 import type { ChangeLogRow } from '../events/types';
 import { quoteIdent } from '../db/identifiers';
 import { parseSnapshot, type PgSnapshot } from './snapshot';
@@ -77,9 +78,9 @@ function ascending(rows: ChangeLogRow[]): ChangeLogRow[] {
   return rows;
 }
 
-/** Run one read. */
-export async function runRead(q: Queryable, sql: string, p: ReadParams): Promise<ReadOutcome> {
-  const { rows } = await q.query<{ snapshot: string; active: string[]; fresh: string; probed: string; head: string | null; stored: string | null; lag_seconds: number | null }>(sql, [
+/** Run one read, as a named prepared statement: it runs at every NOTIFY, and planning it each time cost more than running it. */
+export async function runRead(q: PreparedQueryable, sql: string, p: ReadParams): Promise<ReadOutcome> {
+  const { rows } = await queryPrepared<{ snapshot: string; active: string[]; fresh: string; probed: string; head: string | null; stored: string | null; lag_seconds: number | null }>(q, 'fraiseql-read', sql, [
     p.after.toString(), p.newLimit, p.gapLo, p.gapHi, p.gapLimit, p.listenerId,
   ]);
   const r = rows[0];

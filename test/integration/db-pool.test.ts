@@ -1,6 +1,7 @@
 /** The database module: transactions commit or roll back, and every checked-out client comes back. */
 import { createPool, withClient, withTransaction } from '../../src/db/pool';
 import { describeDatabaseUrl, explainConnectionError, DatabaseUnreachableError } from '../../src/db/errors';
+import { queryPrepared, statementName } from '../../src/db/prepared';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg';
 
 jest.setTimeout(60_000);
@@ -42,6 +43,28 @@ describe('db pool helpers', () => {
       expect(String((err as Error | null)?.message)).toMatch(/terminat|ECONNRESET|not queryable/);
       const { rows } = await withClient(pool, (c) => c.query('SELECT 1 AS one'));
       expect(rows[0].one).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('runs a repeated statement as a named prepared statement, one name per text, valid across a change of its table', async () => {
+    await db.pool.query('CREATE TABLE prep (v int)');
+    await db.pool.query('INSERT INTO prep VALUES (1), (5)');
+    const text = 'SELECT count(*)::int AS n FROM prep WHERE v > $1';
+    expect(statementName('x', text)).toMatch(/^x-[0-9a-f]{24}$/);
+    expect(statementName('x', text)).toBe(statementName('x', `${text}`.slice(0)));
+    expect(statementName('x', `${text} `)).not.toBe(statementName('x', text));
+    const pool = createPool({ connectionString: db.url, max: 1 });
+    try {
+      for (const [min, n] of [[0, 2], [2, 1], [9, 0]] as const) expect((await queryPrepared(pool, 'x', text, [min])).rows[0].n).toBe(n);
+      // PostgreSQL re-plans a prepared statement after DDL on its table; the result keeps its type.
+      await db.pool.query('ALTER TABLE prep ADD COLUMN w int');
+      await db.pool.query('INSERT INTO prep VALUES (7, 1)');
+      expect((await queryPrepared(pool, 'x', text, [0])).rows[0].n).toBe(3);
+      // Prepared once on the pool's one connection, under the name derived from its text.
+      const { rows } = await pool.query('SELECT name, statement FROM pg_prepared_statements');
+      expect(rows).toEqual([{ name: statementName('x', text), statement: text }]);
     } finally {
       await pool.end();
     }

@@ -22,6 +22,7 @@ import { type SearchAttributeType } from '../visibility-query';
 import { decodeEvents, decodeSavedState, decodeUserMetadata, encodeEvents, encodeSavedState, encodeUserMetadata } from './codec';
 import { STORE_LAYOUT_VERSION, storeSchemaSql } from './schema';
 import { destroySession, endSession } from '../../listener/session';
+import { queryPrepared } from '../../db/prepared';
 import { type SavedRunState } from '../run';
 
 const UNAVAILABLE = 14;
@@ -257,7 +258,7 @@ export class DurableStore implements ServerStoreHooks {
         const batch = this.takeBatch();
         if (batch) {
           this.lastActivity = Date.now();
-          await this.session.query(batch.text, batch.values);
+          await queryPrepared(this.session, 'fraiseql-store', batch.text, batch.values);
           this.stats.commits++;
         }
         this.committed = target;
