@@ -61,7 +61,7 @@ import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { ReceiverMessage } from './e2e-receiver';
 import { GRAPHILE_WORKER_VERSION, installPeer } from './peer/install';
 import type { PeerWorkerMessage } from './peer/worker';
-import { cpuSeconds, threadCpuSeconds, type ThreadGroup } from './proc';
+import { cpuSeconds, postgresCpuSeconds, threadCpuSeconds, type ThreadGroup } from './proc';
 import { realTemporalCli, startRealDevServer } from './real-temporal';
 import { benchDatabase } from './database';
 import { peakRssMiB, percentile, printTable } from './table';
@@ -271,11 +271,11 @@ interface Stack {
 type LoadTarget = Pick<Stack, 'deliveries' | 'cpu' | 'workerThreads' | 'insert'>;
 
 /** `service` is the one process of the `start` layout; server, worker and listener those of the split one. */
-const PROCESSES = ['service', 'server', 'worker', 'listener', 'receiver', 'bench'] as const;
+const PROCESSES = ['service', 'server', 'worker', 'listener', 'receiver', 'bench', 'postgres'] as const;
 type ProcessName = (typeof PROCESSES)[number];
 
 /** Peak RSS (MiB) per process; NaN for the processes a layout does not have. */
-type StackRss = Record<Exclude<ProcessName, 'bench'>, number>;
+type StackRss = Record<Exclude<ProcessName, 'bench' | 'postgres'>, number>;
 
 /** The embedded server's call counters (EMBEDDED_TEMPORAL_STATS=1, read with SIGUSR2), split layout only. */
 type ServerStats = Record<string, number>;
@@ -356,7 +356,7 @@ async function withStack<T>(paths: string[], fn: (s: Stack) => Promise<T>, kind:
       deliveries,
       cpu() {
         const of = (pid: number | undefined) => (pid ? cpuSeconds(pid) : NaN);
-        return { service: of(pidOf('service')), server: of(server?.pid), worker: of(pidOf('worker')), listener: of(pidOf('listener')), receiver: of(pidOf('receiver')), bench: cpuSeconds(process.pid) };
+        return { service: of(pidOf('service')), server: of(server?.pid), worker: of(pidOf('worker')), listener: of(pidOf('listener')), receiver: of(pidOf('receiver')), bench: cpuSeconds(process.pid), postgres: postgresCpuSeconds() };
       },
       workerThreads() {
         return threadCpuSeconds(pidOf('worker') ?? pidOf('service') ?? -1);
@@ -442,7 +442,7 @@ async function withPeerStack<T>(paths: string[], fn: (s: LoadTarget) => Promise<
     const result = await fn({
       deliveries,
       // No Temporal server and no listener: those columns stay NaN and the peer rows print "—".
-      cpu: () => ({ service: NaN, server: NaN, worker: cpuSeconds(pidOf(worker)), listener: NaN, receiver: cpuSeconds(pidOf(receiver.child)), bench: cpuSeconds(process.pid) }),
+      cpu: () => ({ service: NaN, server: NaN, worker: cpuSeconds(pidOf(worker)), listener: NaN, receiver: cpuSeconds(pidOf(receiver.child)), bench: cpuSeconds(process.pid), postgres: postgresCpuSeconds() }),
       workerThreads: () => threadCpuSeconds(pidOf(worker)),
       insert: (n) => insertChanges(pool, n),
     });
@@ -463,7 +463,7 @@ function peerCpuMs(r: ThroughputResult): number {
 function peerCpuRow(r: ThroughputResult): Array<string | number> {
   const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
   const worker = peerCpuMs(r);
-  return [PEER_LABEL, '—', '—', worker, '—', worker, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (worker + perEvent('receiver'))];
+  return [PEER_LABEL, '—', '—', worker, '—', worker, perEvent('receiver'), perEvent('bench'), orDash(perEvent('postgres')), (cpus().length * 1000) / (worker + perEvent('receiver'))];
 }
 
 /** "a ÷ b×", or why there is no ratio. */
@@ -637,7 +637,7 @@ const TARGET = { rate: 150, p99Ms: 1000, cpuMsPerEvent: 6, rssMiB: 400 };
 function rateRow(label: string, r: RateResult & { cpuMsPerEvent: number }): Array<string | number> {
   const l = r.latencies;
   return [label, String(r.rate), String(r.inserted), r.inserted / r.insertSeconds, `${r.delivered} (${((100 * r.delivered) / r.inserted).toFixed(1)} %)`,
-    r.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.duplicates), r.cpuMsPerEvent];
+    r.deliveredPerSecond, ms(percentile(l, 50)), ms(percentile(l, 95)), ms(percentile(l, 99)), ms(l[l.length - 1] ?? NaN), String(r.duplicates), r.cpuMsPerEvent, orDash((1000 * r.cpu.postgres) / r.delivered)];
 }
 
 async function main(): Promise<void> {
@@ -679,13 +679,13 @@ async function main(): Promise<void> {
   );
 
   // CPU per event does not depend on what else the machine runs; events/s does.
-  console.log(`\nCPU per fully delivered event in that phase (ms; PostgreSQL's own CPU not included)\n`);
+  console.log(`\nCPU per fully delivered event in that phase (ms; "service total" is the service's processes; PostgreSQL is every backend of the local server, the bench's inserts included, and is not in the total)\n`);
   printTable(
-    ['layout', 'one process', 'server process', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
+    ['layout', 'one process', 'server process', 'worker', 'listener', 'service total', 'receiver', 'bench (inserts)', 'PostgreSQL', `events/s the service could do on ${cpus().length} idle cores (CPU bound)`],
     tps.map(({ kind, r }) => {
       const perEvent = (p: ProcessName) => (1000 * r.cpu[p]) / r.delivered;
       const service = serviceCpuMs(kind, r);
-      return [SERVER_LABEL[kind], ...[perEvent('service'), perEvent('server'), perEvent('worker'), perEvent('listener')].map(orDash), service, perEvent('receiver'), perEvent('bench'), (cpus().length * 1000) / (service + perEvent('receiver'))];
+      return [SERVER_LABEL[kind], ...[perEvent('service'), perEvent('server'), perEvent('worker'), perEvent('listener')].map(orDash), service, perEvent('receiver'), perEvent('bench'), orDash(perEvent('postgres')), (cpus().length * 1000) / (service + perEvent('receiver'))];
     }).concat(peerTp ? [peerCpuRow(peerTp.result)] : []),
   );
   if (peerTp && tps.length > 0) {
@@ -738,7 +738,7 @@ async function main(): Promise<void> {
   }
   if (RATES.length > 0) {
     console.log(`\nCommit → delivery latency at fixed insert rates (${SECONDS} s each; delivery = arrival of the event's last webhook)\n`);
-    printTable(['layout', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates', 'CPU ms/event (service total; peer worker)'], rateRows);
+    printTable(['layout', 'target events/s', 'inserted', 'actual insert rate', 'fully delivered', 'delivered events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'duplicates', 'CPU ms/event (service total; peer worker)', 'PostgreSQL CPU ms/event'], rateRows);
     if (p99Ratios.length > 0) console.log(`\nService ÷ peer, p99 commit → delivery: ${p99Ratios.join('; ')}`);
   }
   if (notRun) console.log(`\n${notRun}`);
