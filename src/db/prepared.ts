@@ -19,13 +19,14 @@ const names = new Map<string, string>();
 
 /** The statement name for `text`: `prefix-` and a digest of the text (the same text, the same name). */
 export function statementName(prefix: string, text: string): string {
-  let name = names.get(text);
+  const key = `${prefix}\u0000${text}`;
+  let name = names.get(key);
   if (name === undefined) {
     name = `${prefix}-${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
     // A handful of texts in practice (one read per change-log table, a few store shapes); the bound
     // only keeps a pathological caller from growing the map without end.
     if (names.size >= 1024) names.clear();
-    names.set(text, name);
+    names.set(key, name);
   }
   return name;
 }

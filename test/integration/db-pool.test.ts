@@ -53,8 +53,9 @@ describe('db pool helpers', () => {
     await db.pool.query('INSERT INTO prep VALUES (1), (5)');
     const text = 'SELECT count(*)::int AS n FROM prep WHERE v > $1';
     expect(statementName('x', text)).toMatch(/^x-[0-9a-f]{24}$/);
-    expect(statementName('x', text)).toBe(statementName('x', `${text}`.slice(0)));
+    expect(statementName('x', ['SELECT count(*)::int AS n', 'FROM prep WHERE v > $1'].join(' '))).toBe(statementName('x', text));
     expect(statementName('x', `${text} `)).not.toBe(statementName('x', text));
+    expect(statementName('y', text)).toBe(statementName('x', text).replace(/^x-/, 'y-'));
     const pool = createPool({ connectionString: db.url, max: 1 });
     try {
       for (const [min, n] of [[0, 2], [2, 1], [9, 0]] as const) expect((await queryPrepared(pool, 'x', text, [min])).rows[0].n).toBe(n);
