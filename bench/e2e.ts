@@ -109,7 +109,6 @@ const SERVERS: ServerKind[] = (process.env.BENCH_E2E_SERVERS ?? 'start,embedded,
   if (!(SERVER_KINDS as readonly string[]).includes(x)) throw new Error(`BENCH_E2E_SERVERS must list start, embedded and/or dev, got ${JSON.stringify(x)}`);
   return x as ServerKind;
 });
-/** BENCH_E2E_EMBEDDED_STORE=memory runs the split layout's embedded server in memory. */
 const ACTIONS = 3;
 const PEER = process.env.BENCH_E2E_PEER !== '0';
 const PEER_CONCURRENCY = num('BENCH_E2E_PEER_CONCURRENCY', 16);
@@ -500,7 +499,16 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const WARM_UP_EVENTS = 50;
 
-/** `profileWindow`: write the window file of BENCH_E2E_WORKER_CPU_PROF (the service's worker only). */
+/**
+ * BENCH_E2E_WORKER_CPU_PROF: write DIR/window-<phase>.json, the measured window of a phase in the
+ * profiles' clock. Only the service's stacks are profiled (the peer's are not), and each layout
+ * overwrites the file: profile one layout at a time (BENCH_E2E_SERVERS).
+ */
+function writeProfileWindow(phase: string, startUs: number, events: number): void {
+  if (WORKER_CPU_PROF) writeFileSync(path.join(WORKER_CPU_PROF, `window-${phase}.json`), JSON.stringify({ startUs, endUs: monotonicUs(), events }));
+}
+
+/** `profileWindow`: write the phase's window file (the service's stacks, not the peer's). */
 async function throughput(s: LoadTarget, profileWindow = true): Promise<ThroughputResult> {
   // Warm-up: bundles loaded, pools connected, caches filled; not counted.
   const warm = (await s.insert(WARM_UP_EVENTS)).map(([id]) => id);
@@ -514,7 +522,7 @@ async function throughput(s: LoadTarget, profileWindow = true): Promise<Throughp
   await drain(s.deliveries, ids, DRAIN_SECONDS + EVENTS / 50);
   const cpu1 = s.cpu();
   const threads1 = s.workerThreads();
-  if (WORKER_CPU_PROF && profileWindow) writeFileSync(path.join(WORKER_CPU_PROF, 'window-throughput.json'), JSON.stringify({ startUs: us0, endUs: monotonicUs(), events: EVENTS }));
+  if (profileWindow) writeProfileWindow('throughput', us0, EVENTS);
   const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
   const workerThreads = Object.fromEntries(Object.keys(threads1).map((g) => [g, threads1[g as ThreadGroup] - threads0[g as ThreadGroup]])) as Record<ThreadGroup, number>;
   const last = Math.max(...ids.map((id) => ((s.deliveries.byEvent.get(id)?.count ?? 0) >= ACTIONS ? s.deliveries.byEvent.get(id)!.lastMs : 0)));
@@ -533,7 +541,7 @@ interface RateResult {
   cpu: Record<ProcessName, number>;
 }
 
-async function atRate(s: LoadTarget, rate: number): Promise<RateResult> {
+async function atRate(s: LoadTarget, rate: number, profileWindow = true): Promise<RateResult> {
   const warm = (await s.insert(20)).map(([id]) => id);
   await drain(s.deliveries, warm, DRAIN_SECONDS);
   const commits = new Map<string, number>();
@@ -555,7 +563,7 @@ async function atRate(s: LoadTarget, rate: number): Promise<RateResult> {
   const ids = [...commits.keys()];
   await drain(s.deliveries, ids, DRAIN_SECONDS);
   const cpu1 = s.cpu();
-  if (WORKER_CPU_PROF) writeFileSync(path.join(WORKER_CPU_PROF, `window-rate-${rate}.json`), JSON.stringify({ startUs: us0, endUs: monotonicUs(), events: ids.length }));
+  if (profileWindow) writeProfileWindow(`rate-${rate}`, us0, ids.length);
   const cpu = Object.fromEntries(PROCESSES.map((p) => [p, cpu1[p] - cpu0[p]])) as Record<ProcessName, number>;
   const latencies = ids
     .map((id) => {
@@ -652,9 +660,9 @@ async function main(): Promise<void> {
   const heapRows: Array<Array<string | number>> = [];
   const heapRow = (phase: string, stats: ServerStats | null) => {
     if (!stats || stats.heapUsedBytes === undefined) return;
-    const runs = (stats.closedRuns ?? 0) + (stats.openRuns ?? 0);
-    const closed = stats.closedRuns ?? 0;
-    heapRows.push([phase, closed, stats.openRuns ?? 0, stats.heapUsedBytes / 2 ** 20, runs > 0 ? stats.heapUsedBytes / 1024 / runs : NaN, closed > 0 ? (stats.packedBytes ?? 0) / 1024 / closed : NaN]);
+    const { heapUsedBytes, closedRuns = 0, openRuns = 0, packedBytes = 0 } = stats;
+    const runs = closedRuns + openRuns;
+    heapRows.push([phase, closedRuns, openRuns, heapUsedBytes / 2 ** 20, runs > 0 ? heapUsedBytes / 1024 / runs : NaN, closedRuns > 0 ? packedBytes / 1024 / closedRuns : NaN]);
   };
   const fast = ['/a', '/b', '/c'];
 
@@ -729,7 +737,7 @@ async function main(): Promise<void> {
       }
     }
     if (PEER) {
-      const p = await withPeerStack(fast, (s) => atRate(s, rate));
+      const p = await withPeerStack(fast, (s) => atRate(s, rate, false));
       rssRows.push([`${rate} events/s (peer)`, '—', '—', p.rss.worker, '—', p.rss.receiver, peakRssMiB(process.pid)]);
       rateRows.push(rateRow(PEER_LABEL, { ...p.result, cpuMsPerEvent: (1000 * p.result.cpu.worker) / p.result.delivered }));
       const peerP99 = percentile(p.result.latencies, 99);

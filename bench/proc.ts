@@ -7,20 +7,34 @@ import { readFileSync, readdirSync } from 'node:fs';
 /** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ; 100 on every Linux this runs on). */
 const TICKS_PER_SECOND = 100;
 
-/** CPU seconds (user + system) a process has used so far, over all its threads; NaN when it is gone. */
-export function cpuSeconds(pid: number): number {
-  try {
-    return ticksOf(readFileSync(`/proc/${pid}/stat`, 'utf8')) / TICKS_PER_SECOND;
-  } catch {
-    return NaN;
-  }
+/** The fields of a `/proc/.../stat` line this file reads (the name may contain spaces and parentheses). */
+interface Stat {
+  name: string;
+  ppid: number;
+  /** utime + stime (fields 14, 15), in ticks. */
+  ticks: number;
+  /** cutime + cstime (fields 16, 17): waited-for children that have exited, in ticks. */
+  childTicks: number;
 }
 
-/** The utime + stime fields of a stat line (the command name may contain spaces and parentheses). */
-function ticksOf(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the name: state(3) ... utime is field 14 and stime field 15 of the whole line.
-  return Number(fields[11]) + Number(fields[12]);
+/** Read and parse `path` (a stat file); null when the process or thread is gone. */
+function readStat(path: string): Stat | null {
+  let line: string;
+  try {
+    line = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  const close = line.lastIndexOf(')');
+  // After the name comes field 3 (state): field N is at index N - 3.
+  const f = line.slice(close + 2).split(' ');
+  return { name: line.slice(line.indexOf('(') + 1, close), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]) };
+}
+
+/** CPU seconds (user + system) a process has used so far, over all its threads; NaN when it is gone. */
+export function cpuSeconds(pid: number): number {
+  const st = readStat(`/proc/${pid}/stat`);
+  return st ? st.ticks / TICKS_PER_SECOND : NaN;
 }
 
 /** V8 platform threads Node starts before anything else: 4 workers and the delayed-task scheduler. */
@@ -49,14 +63,10 @@ export function threadCpuSeconds(pid: number): Record<ThreadGroup, number> {
   }
   let nodeThreadsSeen = 0;
   for (const tid of tids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const seconds = ticksOf(stat) / TICKS_PER_SECOND;
+    const st = readStat(`/proc/${pid}/task/${tid}/stat`);
+    if (!st) continue; // the thread ended meanwhile
+    const { name } = st;
+    const seconds = st.ticks / TICKS_PER_SECOND;
     const group: ThreadGroup = Number(tid) === pid ? 'main JS thread'
       : name.startsWith('tokio') ? 'Rust core (tokio)'
         : name.startsWith('V8 ') || (name === 'node' && ++nodeThreadsSeen <= V8_PLATFORM_THREADS) ? 'V8 helpers (GC, JIT)'
@@ -82,29 +92,18 @@ export function peakRssMiB(pid: number): number {
  * NaN when no postgres process is visible (a server on another host or in another namespace).
  */
 export function postgresCpuSeconds(): number {
-  let ticks = 0;
-  let seen = false;
+  const postgres = new Map<number, Stat>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
-    seen = true;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-    // The postmaster is the postgres process whose parent is not one: cutime + cstime (fields 16, 17).
-    let parentName = '';
-    try {
-      const parent = readFileSync(`/proc/${fields[1]}/stat`, 'utf8');
-      parentName = parent.slice(parent.indexOf('(') + 1, parent.lastIndexOf(')'));
-    } catch {
-      // parent gone: not the postmaster's child
-    }
-    if (parentName !== 'postgres') ticks += Number(fields[13]) + Number(fields[14]);
+    const st = readStat(`/proc/${entry}/stat`);
+    if (st?.name === 'postgres') postgres.set(Number(entry), st);
   }
-  return seen ? ticks / TICKS_PER_SECOND : NaN;
+  if (postgres.size === 0) return NaN;
+  let ticks = 0;
+  for (const st of postgres.values()) {
+    ticks += st.ticks;
+    // The postmaster (a postgres process whose parent is not one) also counts its exited backends.
+    if (!postgres.has(st.ppid)) ticks += st.childTicks;
+  }
+  return ticks / TICKS_PER_SECOND;
 }
